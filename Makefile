@@ -1,0 +1,33 @@
+# The two commands of the README. Each creates .venv (Python 3.11+) on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV)/bin)
+DEMO_DIR := build/demo
+DEMO := $(DEMO_DIR)/support-triage
+
+.PHONY: demo test lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --quiet --group test
+	touch $@
+
+## demo: bake the default project, run its whole pipeline offline, print the metrics
+demo: $(VENV)/.installed
+	rm -rf $(DEMO_DIR)
+	PATH="$(BIN):$$PATH" $(BIN)/cookiecutter --no-input . --output-dir $(DEMO_DIR)
+	$(BIN)/python -m pip install --quiet --no-deps -e $(DEMO)
+	cd $(DEMO) && PATH="$(BIN):$$PATH" DVC_NO_ANALYTICS=1 dvc repro
+	cd $(DEMO) && PATH="$(BIN):$$PATH" DVC_NO_ANALYTICS=1 dvc metrics show --md
+
+## test: bake option combinations and run their pipelines for real
+test: $(VENV)/.installed
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check hooks tests
+	$(BIN)/ruff format --check hooks tests
+
+clean:
+	rm -rf $(VENV) build

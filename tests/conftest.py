@@ -1,0 +1,127 @@
+"""Baking and running generated projects with the real cookiecutter, git and dvc CLIs.
+
+A bake costs seconds and a full `dvc repro` tens of seconds, so each option set
+is baked once per test session and reproduced once; tests that change a
+project work on a copy of it (`reproduced_copy`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_PACKAGE = "support_triage"
+STAGES = [
+    "sample_data",
+    "validate",
+    "split",
+    "train_classifier",
+    "train_encoder",
+    "evaluate",
+    "promote",
+    "embed",
+    "index",
+]
+RAN = re.compile(r"^Running stage '([a-z_]+)':", re.MULTILINE)
+
+
+def base_env() -> dict[str, str]:
+    """The environment of every command: the test venv first on PATH, nothing phoned home."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", "")]),
+        "DVC_NO_ANALYTICS": "1",
+        "GX_ANALYTICS_ENABLED": "false",
+        "CI": "true",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Template Tests",
+        "GIT_AUTHOR_EMAIL": "tests@example.com",
+        "GIT_COMMITTER_NAME": "Template Tests",
+        "GIT_COMMITTER_EMAIL": "tests@example.com",
+    }
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900, **env: str) -> subprocess.CompletedProcess:
+    """Run a command; on an unexpected exit code fail with its whole output."""
+    result = subprocess.run(
+        [str(c) for c in cmd],
+        cwd=cwd,
+        env={**base_env(), "PYTHONPATH": str(cwd / "src"), **env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, cmd))} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def bake(output_dir: Path, **answers: str) -> Path:
+    """Bake the template with the real CLI and `--no-input`; return the project folder."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    extra = [f"{key}={value}" for key, value in answers.items()]
+    run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", TEMPLATE_DIR, "--output-dir", output_dir, *extra],
+        output_dir,
+    )
+    (project,) = [p for p in output_dir.iterdir() if (p / "dvc.yaml").exists()]
+    return project
+
+
+def repro(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(["dvc", "repro", *args], project, check=check)
+
+
+def ran_stages(result: subprocess.CompletedProcess) -> list[str]:
+    """Stages that `dvc repro` ran, in order, read from its output."""
+    return RAN.findall(result.stdout + result.stderr)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under `folder`, by relative path."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def set_param(project: Path, line: str, new_line: str) -> None:
+    """Edit one line of params.yaml, keeping its comments (as a user would)."""
+    params = project / "params.yaml"
+    text = params.read_text()
+    assert text.count(line) == 1, f"{line!r} is not a unique line of params.yaml"
+    params.write_text(text.replace(line, new_line))
+
+
+@pytest.fixture(scope="session")
+def default_project(tmp_path_factory) -> Path:
+    """The default bake, untouched (git and DVC initialised, one commit)."""
+    return bake(tmp_path_factory.mktemp("default"))
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """A default bake after one full `dvc repro`, and that run's output. Read only."""
+    project = bake(tmp_path_factory.mktemp("reproduced"))
+    return project, repro(project)
+
+
+@pytest.fixture
+def reproduced_copy(reproduced, tmp_path) -> Path:
+    """A private copy of the reproduced project (workspace, git and DVC cache) to change."""
+    project, _ = reproduced
+    copy = tmp_path / project.name
+    shutil.copytree(project, copy, symlinks=True)
+    return copy

@@ -1,0 +1,190 @@
+"""Every option value baked at least once: exact files, rendered text, valid YAML/Python, clean lint."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TEMPLATE_DIR, bake, run
+
+# Readable ids -> answers; together they use every value of every choice.
+BAKES = {
+    "default": {},
+    "py312-sentence-transformers-gitlab-apache": {
+        "python_version": "3.12",
+        "description": 'Route "urgent" tickets \\ fast, O\'Brien style',
+        "embedding_backend": "sentence-transformers",
+        "ci_provider": "gitlab",
+        "license": "Apache-2.0",
+    },
+    "py313-hnsw-s3-noci-bsd": {
+        "project_name": "Ticket Router",
+        "python_version": "3.13",
+        "vector_index": "hnsw",
+        "dvc_remote": "s3",
+        "s3_bucket": "ml-artifacts.example",
+        "s3_prefix": "teams/router",
+        "s3_region": "eu-west-3",
+        "s3_endpoint_url": "http://127.0.0.1:9000",
+        "ci_provider": "none",
+        "license": "BSD-3-Clause",
+    },
+    "no-remote-proprietary": {"dvc_remote": "none", "license": "Proprietary"},
+}
+
+PACKAGE_FILES = [
+    "__init__.py",
+    "embeddings.py",
+    "encoders.py",
+    "io.py",
+    "models.py",
+    "params.py",
+    "retrieval.py",
+    "text.py",
+    "vector_index.py",
+    *(
+        f"stages/{name}.py"
+        for name in (
+            "__init__",
+            *("sample_data", "validate", "split", "train_classifier", "train_encoder"),
+            *("evaluate", "promote", "embed", "index"),
+        )
+    ),
+]
+COMMON_FILES = {
+    ".dvc/.gitignore",
+    ".dvc/config",
+    ".dvcignore",
+    ".gitignore",
+    "Makefile",
+    "README.md",
+    "dvc.yaml",
+    "expectations/kb.json",
+    "expectations/queries.json",
+    "expectations/tickets.json",
+    "golden/must_pass_tickets.csv",
+    "params.yaml",
+    "pyproject.toml",
+    *(
+        f"tests/{name}.py"
+        for name in (
+            "conftest",
+            "test_embeddings",
+            "test_models",
+            "test_pipeline_definition",
+            "test_promote",
+            "test_retrieval",
+            "test_sample_data",
+            "test_validate",
+            "test_vector_index",
+        )
+    ),
+}
+UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|\{#|cookiecutter\.")
+
+
+def expected_files(answers: dict[str, str], package: str) -> set[str]:
+    files = COMMON_FILES | {f"src/{package}/{name}" for name in PACKAGE_FILES}
+    ci = answers.get("ci_provider", "github")
+    if ci == "github":
+        files.add(".github/workflows/ci.yml")
+    if ci == "gitlab":
+        files.add(".gitlab-ci.yml")
+    if answers.get("license", "MIT") != "Proprietary":
+        files.add("LICENSE")
+    return files
+
+
+@pytest.fixture(scope="module", params=list(BAKES), ids=list(BAKES))
+def baked(request, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    answers = BAKES[request.param]
+    return bake(tmp_path_factory.mktemp(request.param), **answers), answers
+
+
+def tracked_files(project: Path) -> set[str]:
+    return set(run(["git", "ls-files"], project).stdout.split())
+
+
+def test_exact_file_set_committed_once_with_a_clean_tree(baked):
+    project, answers = baked
+    package = project.name.replace("-", "_")
+    assert tracked_files(project) == expected_files(answers, package)
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+    log = run(["git", "log", "--format=%s"], project).stdout.splitlines()
+    assert log == ["Initial project from cookiecutter-dvc-pipeline"]
+    assert run(["git", "branch", "--show-current"], project).stdout.strip() == "main"
+
+
+def test_everything_is_rendered_and_parses(baked):
+    project, _ = baked
+    for name in tracked_files(project):
+        path = project / name
+        text = path.read_text()
+        assert not UNRENDERED.search(text), f"unrendered template text in {name}"
+        if path.suffix in (".yml", ".yaml"):
+            yaml.safe_load(text)
+        elif path.suffix == ".py":
+            ast.parse(text, filename=name)
+        elif path.suffix == ".json":
+            json.loads(text)
+        elif path.suffix == ".toml":
+            tomllib.loads(text)
+
+
+def test_generated_code_is_ruff_clean(baked):
+    project, _ = baked
+    run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], project)
+    run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."], project)
+
+
+def test_options_reach_params_dependencies_and_dvc_config(baked):
+    project, answers = baked
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["encoder"]["backend"] == answers.get("embedding_backend", "tfidf-svd")
+    assert params["index"]["backend"] == answers.get("vector_index", "exact")
+
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert pyproject["requires-python"] == f">={answers.get('python_version', '3.11')}"
+    dependencies = " ".join(pyproject["dependencies"])
+    assert ("sentence-transformers" in dependencies) == (answers.get("embedding_backend") == "sentence-transformers")
+    assert ("faiss-cpu" in dependencies) == (answers.get("vector_index") == "hnsw")
+    assert ("dvc-s3" in dependencies) == (answers.get("dvc_remote") == "s3")
+
+    remotes = run(["dvc", "config", "--list"], project).stdout
+    config = (project / ".dvc" / "config").read_text()
+    remote = answers.get("dvc_remote", "local")
+    if remote == "local":
+        assert f"remote.local.url={project.parent / (project.name + '-dvc-storage')}" in remotes
+    elif remote == "s3":
+        assert f"remote.storage.url=s3://{answers['s3_bucket']}/{answers['s3_prefix']}" in remotes
+        for setting in ("region = eu-west-3", "endpointurl = http://127.0.0.1:9000", "connect_timeout", "read_timeout"):
+            assert setting in config
+    else:
+        assert "remote." not in remotes
+    assert not re.search(r"secret|access_key|password", config, re.IGNORECASE)
+
+
+def test_bake_without_git_and_dvc_prints_the_commands(tmp_path):
+    """A machine without git/dvc still gets the project, and the exact commands to finish."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE_DIR), "--output-dir", str(tmp_path)],
+        env={"PATH": str(bin_dir), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    project = tmp_path / "support-triage"
+    assert (project / "dvc.yaml").exists() and not (project / ".git").exists()
+    for command in ("git init -q -b main", "dvc init -q", "dvc remote add -d local", "git commit"):
+        assert command in result.stdout

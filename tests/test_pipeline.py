@@ -1,0 +1,143 @@
+"""The default bake, end to end: `dvc repro` offline, reruns, both gates, determinism."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import (
+    DEFAULT_PACKAGE,
+    STAGES,
+    bake,
+    ran_stages,
+    repro,
+    run,
+    set_param,
+    tree_digest,
+)
+
+pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("reproduced")]
+
+
+def lock_outs(project) -> dict[str, str]:
+    """Output path -> hash, for every stage in dvc.lock."""
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+
+
+def test_full_repro_runs_every_stage_and_writes_metrics(reproduced):
+    project, result = reproduced
+    assert ran_stages(result) == STAGES
+    metrics = json.loads((project / "metrics/evaluate/metrics.json").read_text())
+    # the demo data has overlap and label noise: good but not perfect scores
+    assert 0.75 <= metrics["classification"]["accuracy"] < 1.0
+    assert 0.5 <= metrics["retrieval"]["recall_at_5"] < 1.0
+    assert metrics["must_pass"]["failed"] == 0
+    assert json.loads((project / "metrics/index.json").read_text())["recall_at_10_vs_exact"] == 1.0
+    for path in ("models/production/classifier.skops", "models/production/encoder", "data/index/vectors.npy"):
+        assert (project / path).exists(), path
+
+    shown = run(["dvc", "metrics", "show", "--json"], project).stdout
+    assert "classification" in shown and "recall_at_10_vs_exact" in shown
+    plots = run(["dvc", "plots", "show", "--json"], project).stdout
+    assert "confusion_matrix.json" in plots and "recall_at_k.json" in plots
+
+
+def test_second_repro_runs_no_stage(reproduced_copy):
+    result = repro(reproduced_copy)
+    assert ran_stages(result) == []
+    assert "Data and pipelines are up to date." in result.stdout
+
+
+def test_classifier_param_reruns_only_the_classifier_branch(reproduced_copy):
+    set_param(reproduced_copy, "  C: 4.0\n", "  C: 2.0\n")
+    assert ran_stages(repro(reproduced_copy)) == ["train_classifier", "evaluate", "promote"]
+
+
+def test_encoder_param_does_not_refit_the_classifier(reproduced_copy):
+    set_param(reproduced_copy, "    n_components: 128\n", "    n_components: 96\n")
+    assert ran_stages(repro(reproduced_copy)) == ["train_encoder", "evaluate", "promote", "embed", "index"]
+
+
+def test_generated_project_tests_pass(reproduced_copy):
+    result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], reproduced_copy)
+    assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+BROKEN_TICKETS = {
+    "missing-label-column": (lambda t: t.drop(columns=["label"]), "expect_column_to_exist on tickets.label"),
+    "unknown-labels": (
+        lambda t: t.assign(label=t["label"].where(t.index % 50 != 0, "refunds")),
+        "expect_column_values_to_be_in_set on tickets.label",
+    ),
+    "duplicate-ids": (
+        lambda t: t.assign(id=t["id"].where(t.index % 40 != 1, t["id"].shift(1))),
+        "expect_column_values_to_be_unique on tickets.id",
+    ),
+    "empty-texts": (
+        lambda t: t.assign(text=t["text"].where(t.index % 30 != 0, "")),
+        "expect_column_values_to_not_be_null on tickets.text",
+    ),
+}
+
+
+@pytest.mark.parametrize("breakage", BROKEN_TICKETS, ids=list(BROKEN_TICKETS))
+def test_bad_data_stops_the_pipeline_and_keeps_production(reproduced_copy, breakage):
+    project = reproduced_copy
+    production = tree_digest(project / "models/production")
+    # the documented way to bring your own data
+    run(["dvc", "remove", "sample_data"], project)
+    run(["dvc", "add", "data/raw/tickets.csv", "data/raw/kb.csv", "data/raw/queries.csv"], project)
+    tickets = pd.read_csv(project / "data/raw/tickets.csv", dtype=str, keep_default_na=False)
+    breaker, message = BROKEN_TICKETS[breakage]
+    breaker(tickets).to_csv(project / "data/raw/tickets.csv", index=False)
+
+    result = repro(project, check=False)
+
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "validate: FAILED" in output and message in output
+    assert ran_stages(result) == ["validate"]
+    assert tree_digest(project / "models/production") == production
+
+
+def test_byod_with_valid_data_reruns_from_validate_only_when_data_changes(reproduced_copy):
+    project = reproduced_copy
+    run(["dvc", "remove", "sample_data"], project)
+    run(["dvc", "add", "data/raw/tickets.csv", "data/raw/kb.csv", "data/raw/queries.csv"], project)
+    assert ran_stages(repro(project)) == []
+    kb = pd.read_csv(project / "data/raw/kb.csv", dtype=str, keep_default_na=False)
+    kb.loc[0, "body"] += " Contact us if the steps above did not help."
+    kb.to_csv(project / "data/raw/kb.csv", index=False)
+    result = repro(project)
+    assert ran_stages(result)[0] == "validate" and "train_encoder" in ran_stages(result)
+
+
+def test_threshold_above_the_achieved_metric_refuses_promotion(reproduced_copy):
+    project = reproduced_copy
+    production = tree_digest(project / "models/production")
+    # a different candidate, which a passing gate would copy into production
+    set_param(project, "  C: 4.0\n", "  C: 0.5\n")
+    set_param(project, "      accuracy: 0.85\n", "      accuracy: 0.999\n")
+
+    result = repro(project, check=False)
+
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "promote: REFUSED" in output
+    assert "classification.accuracy" in output and "TOO LOW" in output
+    assert ran_stages(result) == ["train_classifier", "evaluate", "promote"]
+    assert tree_digest(project / "models/production") == production
+
+
+@pytest.mark.xdist_group("determinism")
+def test_two_clean_runs_give_identical_lock_hashes(reproduced, tmp_path):
+    project, _ = reproduced
+    other = bake(tmp_path / "elsewhere")
+    repro(other)
+    assert lock_outs(other) == lock_outs(project)
+    assert (other / "dvc.lock").read_text() == (project / "dvc.lock").read_text()
+    assert DEFAULT_PACKAGE in (project / "dvc.lock").read_text()

@@ -1,0 +1,125 @@
+"""Text encoders that turn tickets, queries and KB articles into unit vectors.
+
+Two backends share one interface, chosen by `encoder.backend` in params.yaml:
+
+- ``tfidf-svd``: TF-IDF + truncated SVD (latent semantic analysis), fitted on
+  the project's own text with scikit-learn. Offline, no GPU, deterministic.
+- ``sentence-transformers``: a pretrained model read from a local folder
+  (``encoder.sentence_transformers.model_path``); never downloaded at run time.
+
+An encoder is saved as a folder so both backends fit the same DVC outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import Normalizer
+
+from .io import write_json
+from .models import load_model, save_model
+
+BACKENDS = ("tfidf-svd", "sentence-transformers")
+SKOPS_FILE = "encoder.skops"
+META_FILE = "encoder.json"
+
+
+def fit_tfidf_svd(texts: Sequence[str], params: dict[str, Any]):
+    """Fit a TF-IDF + SVD + L2-normalisation pipeline on `texts`."""
+    encoder = make_pipeline(
+        TfidfVectorizer(
+            ngram_range=tuple(params["ngram_range"]),
+            min_df=params["min_df"],
+            sublinear_tf=params["sublinear_tf"],
+            stop_words="english" if params["stop_words"] else None,
+        ),
+        TruncatedSVD(n_components=params["n_components"], random_state=params["seed"]),
+        Normalizer(),
+    )
+    return encoder.fit(list(texts))
+
+
+def build_encoder(backend: str, texts: Sequence[str], params: dict[str, Any], out_dir: str | os.PathLike) -> None:
+    """Create the encoder folder `out_dir` for `backend` from `texts` and the encoder params."""
+    if backend not in BACKENDS:
+        raise ValueError(f"encoder.backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    out = Path(out_dir)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    meta = {"backend": backend, "batch_size": 256}
+    if backend == "tfidf-svd":
+        save_model(fit_tfidf_svd(texts, params["tfidf_svd"]), out / SKOPS_FILE)
+    else:
+        settings = params["sentence_transformers"]
+        _load_sentence_transformer(settings["model_path"]).save(str(out))
+        meta["batch_size"] = settings["batch_size"]
+    write_json(meta, out / META_FILE)
+
+
+class Encoder:
+    """A loaded encoder: `encode(texts)` returns L2-normalised float32 rows."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        meta = json.loads((self.path / META_FILE).read_text(encoding="utf-8"))
+        self.backend, self.batch_size = meta["backend"], meta["batch_size"]
+        if self.backend == "tfidf-svd":
+            self._model = load_model(self.path / SKOPS_FILE)
+        else:
+            self._model = _load_sentence_transformer(self.path)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of every file of the encoder: the key of the embedding cache."""
+        return folder_sha256(self.path)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        if self.backend == "tfidf-svd":
+            vectors = self._model.transform(list(texts))
+        else:
+            vectors = self._model.encode(
+                list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def folder_sha256(path: str | os.PathLike) -> str:
+    """Hash a folder's relative file names and contents, in sorted order."""
+    root = Path(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def _load_sentence_transformer(model_path: str | os.PathLike):
+    """Load a sentence-transformers model from a local folder, never from a hub."""
+    if not Path(model_path).is_dir():
+        raise FileNotFoundError(
+            f"sentence-transformers model folder {str(model_path)!r} not found. Set "
+            "encoder.sentence_transformers.model_path in params.yaml to a local model folder "
+            "(see README: 'Using sentence-transformers')."
+        )
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as err:
+        raise ImportError(
+            "encoder.backend is 'sentence-transformers' but the package is not installed: "
+            "pip install -e '.[sentence-transformers]'"
+        ) from err
+    return SentenceTransformer(str(model_path), device="cpu", local_files_only=True)

@@ -1,0 +1,130 @@
+"""Stage `evaluate`: measure the candidate models before anything is promoted.
+
+- classification: accuracy, macro-F1 and per-class scores on the test split;
+- retrieval: recall@k and MRR of the candidate encoder on the golden queries;
+- must-pass tickets (`golden/must_pass_tickets.csv`): regression cases the team
+  adds whenever it fixes a failure; each must be classified correctly.
+
+Metrics and plots are written with dvclive to `metrics/evaluate/` and declared
+in dvc.yaml for `dvc metrics show` and `dvc plots show`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+from dvclive import Live
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+from ..embeddings import embed_texts
+from ..encoders import Encoder
+from ..io import read_csv, write_json
+from ..models import load_model
+from ..params import load_params
+from ..retrieval import exact_search, mean_reciprocal_rank, recall_at_k
+from ..text import kb_documents
+
+OUT_DIR = Path("metrics/evaluate")
+MUST_PASS_FILE = Path("golden/must_pass_tickets.csv")
+DIGITS = 6  # rounding keeps metric files stable and readable
+
+
+def classification_metrics(y_true: pd.Series, y_pred: list[str], labels: list[str]) -> dict:
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return {
+        "accuracy": round(accuracy_score(y_true, y_pred), DIGITS),
+        "macro_f1": round(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0), DIGITS),
+        "per_class": {
+            label: {
+                "precision": round(float(p), DIGITS),
+                "recall": round(float(r), DIGITS),
+                "f1": round(float(f), DIGITS),
+                "support": int(s),
+            }
+            for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
+        },
+    }
+
+
+def retrieval_ranking(encoder: Encoder, kb: pd.DataFrame, queries: pd.DataFrame, k: int, cache_dir: str):
+    """Top-`k` KB ids per golden query, by exact search over the candidate's embeddings."""
+    documents = embed_texts(encoder, kb_documents(kb), cache_dir).vectors
+    query_vectors = encoder.encode(queries["query"].tolist())
+    rows = exact_search(documents, query_vectors, k)
+    ids = kb["id"].to_numpy()
+    return [ids[r].tolist() for r in rows]
+
+
+def must_pass_results(classifier, cases: pd.DataFrame) -> list[dict]:
+    predicted = classifier.predict(cases["text"]) if len(cases) else []
+    return [
+        {"text": text, "expected": expected, "predicted": str(got), "passed": bool(expected == got)}
+        for text, expected, got in zip(cases["text"], cases["label"], predicted, strict=True)
+    ]
+
+
+def main() -> int:
+    params = load_params()
+    settings = params["evaluate"]
+    labels = list(params["validate"]["labels"])
+    classifier = load_model("models/candidate/classifier.skops")
+    encoder = Encoder("models/candidate/encoder")
+    test = read_csv("data/split/test.csv")
+    kb = read_csv("data/validated/kb.csv")
+    queries = read_csv("data/validated/queries.csv")
+    cases = read_csv(MUST_PASS_FILE)
+
+    predicted = classifier.predict(test["text"]).tolist()
+    classification = classification_metrics(test["label"], predicted, labels)
+
+    ks = sorted(settings["recall_at"])
+    curve_ks = range(1, max(max(ks), settings["curve_max_k"]) + 1)
+    ranked = retrieval_ranking(encoder, kb, queries, max(curve_ks), params["embed"]["cache_dir"])
+    expected = queries["kb_id"].tolist()
+    retrieval = {f"recall_at_{k}": round(recall_at_k(ranked, expected, k), DIGITS) for k in ks}
+    retrieval["mrr"] = round(mean_reciprocal_rank(ranked, expected), DIGITS)
+
+    must_pass = must_pass_results(classifier, cases)
+    failed = [case for case in must_pass if not case["passed"]]
+
+    with Live(dir=str(OUT_DIR), report=None, save_dvc_exp=False, dvcyaml=None) as live:
+        for name, value in classification.items():
+            if name != "per_class":
+                live.log_metric(f"classification/{name}", value, plot=False)
+        for label, scores in classification["per_class"].items():
+            for name, value in scores.items():
+                live.log_metric(f"classification/per_class/{label}/{name}", value, plot=False)
+        for name, value in retrieval.items():
+            live.log_metric(f"retrieval/{name}", value, plot=False)
+        live.log_metric("must_pass/total", len(must_pass), plot=False)
+        live.log_metric("must_pass/failed", len(failed), plot=False)
+        live.log_sklearn_plot("confusion_matrix", test["label"].tolist(), predicted, name="confusion_matrix")
+        live.log_plot(
+            "per_class_f1",
+            [{"label": label, "f1": s["f1"]} for label, s in classification["per_class"].items()],
+            x="f1",
+            y="label",
+            template="bar_horizontal",
+            title="F1 per class (test split)",
+        )
+        live.log_plot(
+            "recall_at_k",
+            [{"k": k, "recall": round(recall_at_k(ranked, expected, k), DIGITS)} for k in curve_ks],
+            x="k",
+            y="recall",
+            title="Retrieval recall@k (golden queries)",
+        )
+    write_json(must_pass, OUT_DIR / "must_pass.json")
+
+    shown = ", ".join(f"{k}={v}" for k, v in retrieval.items())
+    print(
+        f"evaluate: accuracy={classification['accuracy']} macro_f1={classification['macro_f1']} {shown} "
+        f"must_pass={len(must_pass) - len(failed)}/{len(must_pass)}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Shared fixtures: small, fast stand-ins for the pipeline's real inputs."""
+
+import pandas as pd
+import pytest
+
+TEXTS = [
+    "I was charged twice for my subscription this month",
+    "please refund the duplicate payment on my card",
+    "I cannot log in, the password reset email never arrives",
+    "my account is locked after too many login attempts",
+    "the parcel has not arrived and tracking shows no update",
+    "my order was delivered to the wrong address",
+    "the app crashes when I open the settings page",
+    "error 500 when uploading a file from the dashboard",
+]
+LABELS = ["billing", "billing", "account_access", "account_access", "shipping", "shipping", "bug", "bug"]
+
+
+@pytest.fixture
+def texts():
+    return list(TEXTS)
+
+
+@pytest.fixture
+def labels():
+    return list(LABELS)
+
+
+@pytest.fixture
+def tickets():
+    return pd.DataFrame(
+        {
+            "id": [f"T{i:06d}" for i in range(len(TEXTS))],
+            "text": TEXTS,
+            "label": LABELS,
+            "created_at": ["2024-05-01T10:00:00"] * len(TEXTS),
+            "channel": ["email", "chat", "web", "phone"] * (len(TEXTS) // 4),
+        }
+    )

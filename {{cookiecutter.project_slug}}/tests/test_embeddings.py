@@ -1,0 +1,37 @@
+import numpy as np
+
+from {{ cookiecutter.package_name }}.embeddings import embed_texts
+from {{ cookiecutter.package_name }}.encoders import Encoder, build_encoder
+from {{ cookiecutter.package_name }}.params import load_params
+
+
+def make_encoder(tmp_path, texts):
+    params = load_params()["encoder"]
+    params["tfidf_svd"] = {**params["tfidf_svd"], "n_components": 4, "stop_words": False}
+    build_encoder("tfidf-svd", texts, params, tmp_path / "encoder")
+    return Encoder(tmp_path / "encoder")
+
+
+def test_vectors_are_unit_length_float32(tmp_path, texts):
+    vectors = make_encoder(tmp_path, texts).encode(texts)
+    assert vectors.dtype == np.float32 and vectors.shape == (len(texts), 4)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_only_new_or_changed_texts_are_embedded_again(tmp_path, texts):
+    encoder = make_encoder(tmp_path, texts)
+    first = embed_texts(encoder, texts, tmp_path / "cache")
+    assert (first.n_embedded, first.n_reused) == (len(texts), 0)
+
+    changed = texts[:-1] + ["a brand new article about invoices"]
+    second = embed_texts(encoder, changed, tmp_path / "cache")
+    assert (second.n_embedded, second.n_reused) == (1, len(texts) - 1)
+    assert np.array_equal(second.vectors[:-1], first.vectors[:-1])
+    assert np.array_equal(second.vectors[-1], encoder.encode(changed[-1:])[0])
+
+
+def test_a_different_encoder_does_not_reuse_vectors(tmp_path, texts):
+    encoder = make_encoder(tmp_path / "one", texts)
+    embed_texts(encoder, texts, tmp_path / "cache")
+    other = make_encoder(tmp_path / "two", texts + ["more vocabulary changes the model"])
+    assert embed_texts(other, texts, tmp_path / "cache").n_embedded == len(texts)
