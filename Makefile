@@ -5,7 +5,7 @@ BIN := $(abspath $(VENV)/bin)
 DEMO_DIR := build/demo
 DEMO := $(DEMO_DIR)/support-triage
 
-.PHONY: demo test lint clean
+.PHONY: demo test bench lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,15 +19,19 @@ demo: $(VENV)/.installed
 	PATH="$(BIN):$$PATH" $(BIN)/cookiecutter --no-input . --output-dir $(DEMO_DIR)
 	$(BIN)/python -m pip install --quiet --no-deps -e $(DEMO)
 	cd $(DEMO) && PATH="$(BIN):$$PATH" DVC_NO_ANALYTICS=1 dvc repro
-	cd $(DEMO) && PATH="$(BIN):$$PATH" DVC_NO_ANALYTICS=1 dvc metrics show --md
+	cd $(DEMO) && PATH="$(BIN):$$PATH" DVC_NO_ANALYTICS=1 make metrics PYTHON=$(BIN)/python
 
 ## test: bake option combinations and run their pipelines for real
 test: $(VENV)/.installed
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
+## bench: time full, no-op and partial `dvc repro` of the default bake
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/repro_timings.py
+
 lint: $(VENV)/.installed
-	$(BIN)/ruff check hooks tests
-	$(BIN)/ruff format --check hooks tests
+	$(BIN)/ruff check hooks tests benchmarks
+	$(BIN)/ruff format --check hooks tests benchmarks
 
 clean:
 	rm -rf $(VENV) build

@@ -44,6 +44,7 @@ PACKAGE_FILES = [
     "embeddings.py",
     "encoders.py",
     "io.py",
+    "metrics.py",
     "models.py",
     "params.py",
     "retrieval.py",
@@ -77,6 +78,7 @@ COMMON_FILES = {
         for name in (
             "conftest",
             "test_embeddings",
+            "test_metrics",
             "test_models",
             "test_pipeline_definition",
             "test_promote",

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from {{ cookiecutter.package_name }}.embeddings import embed_texts
 from {{ cookiecutter.package_name }}.encoders import Encoder, build_encoder
@@ -35,3 +36,10 @@ def test_a_different_encoder_does_not_reuse_vectors(tmp_path, texts):
     embed_texts(encoder, texts, tmp_path / "cache")
     other = make_encoder(tmp_path / "two", texts + ["more vocabulary changes the model"])
     assert embed_texts(other, texts, tmp_path / "cache").n_embedded == len(texts)
+
+
+def test_sentence_transformers_needs_a_local_model_folder(tmp_path, texts):
+    params = load_params()["encoder"]
+    params["sentence_transformers"] = {"model_path": str(tmp_path / "absent"), "batch_size": 8}
+    with pytest.raises(FileNotFoundError, match="model folder .* not found"):
+        build_encoder("sentence-transformers", texts, params, tmp_path / "encoder")

@@ -112,7 +112,7 @@ def _load_sentence_transformer(model_path: str | os.PathLike):
         raise FileNotFoundError(
             f"sentence-transformers model folder {str(model_path)!r} not found. Set "
             "encoder.sentence_transformers.model_path in params.yaml to a local model folder "
-            "(see README: 'Using sentence-transformers')."
+            "(see the README, 'Models and safety')."
         )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:

@@ -34,6 +34,12 @@ OUT_DIR = Path("data/validated")
 SUITES_DIR = Path("expectations")
 DOCS_DIR = Path("reports/validation")
 METRICS_FILE = Path("metrics/validate.json")
+# What an expectation without arguments asks for, in words.
+PLAIN_EXPECTATIONS = {
+    "expect_column_to_exist": "the column is present",
+    "expect_column_values_to_not_be_null": "no empty values",
+    "expect_column_values_to_be_unique": "every value unique",
+}
 PLACEHOLDER = re.compile(r"^\$\{(params|data)\.([^}]+)\}$")
 
 
@@ -117,13 +123,19 @@ def run_suites(frames: dict[str, pd.DataFrame], suites: dict[str, dict[str, Any]
 
 
 def describe_failure(table: str, result: dict[str, Any], frame: pd.DataFrame, max_rows: int) -> str:
-    """One readable paragraph for a failed expectation (from its JSON dict)."""
+    """One readable paragraph for a failed expectation (from its JSON dict).
+
+    `frame` is the data as read from the CSV, so offending values are shown as
+    the user wrote them.
+    """
     config = result["expectation_config"]
     kwargs = {k: v for k, v in config["kwargs"].items() if k not in ("batch_id", "result_format")}
     column = kwargs.pop("column", None)
     target = f"{table}.{column}" if column else table
-    expected = ", ".join(f"{k}={_short(v)}" for k, v in kwargs.items()) or "-"
+    expected = ", ".join(f"{k}={_short(v)}" for k, v in kwargs.items()) or PLAIN_EXPECTATIONS.get(config["type"], "-")
     lines = [f"  {config['type']} on {target}", f"    expected: {expected}"]
+    if config.get("meta", {}).get("why"):
+        lines.append(f"    why: {config['meta']['why']}")
     observed = result.get("result", {})
     errors = _exception_messages(result.get("exception_info") or {})
     if column and column not in frame.columns:
@@ -131,13 +143,13 @@ def describe_failure(table: str, result: dict[str, Any], frame: pd.DataFrame, ma
     elif observed.get("unexpected_count") is not None:
         count = observed["unexpected_count"]
         lines.append(f"    observed: {count} of {observed.get('element_count', len(frame))} rows unexpected")
-        sample = observed.get("partial_unexpected_list") or []
-        if sample:
+        rows = [r for r in observed.get("partial_unexpected_index_list") or [] if r in frame.index][:max_rows]
+        raw = frame.loc[rows, column].tolist() if rows else (observed.get("partial_unexpected_list") or [])
+        sample = ["" if pd.isna(value) else value for value in raw]  # an empty CSV cell, as the user sees it
+        if len(sample):
             lines.append(f"    e.g.: {_short(sample[:max_rows])}")
-        rows = (observed.get("partial_unexpected_index_list") or [])[:max_rows]
         if rows and "id" in frame.columns:
-            ids = frame.loc[[r for r in rows if r in frame.index], "id"].astype(str).tolist()
-            lines.append(f"    rows: id {', '.join(ids)}")
+            lines.append(f"    rows: id {', '.join(frame.loc[rows, 'id'].astype(str))}")
         elif rows:
             lines.append(f"    rows: {', '.join(str(r + 2) for r in rows)} (line numbers in the CSV)")
     elif errors:
@@ -175,7 +187,7 @@ def validate_frames(
         checks = [r.to_json_dict() for r in result.results]
         failed = [c for c in checks if not c["success"]]
         summary[table] = {"rows": len(frames[table]), "expectations": len(checks), "failed": len(failed)}
-        failures += [describe_failure(table, c, checked[table], settings["max_failed_rows_shown"]) for c in failed]
+        failures += [describe_failure(table, c, frames[table], settings["max_failed_rows_shown"]) for c in failed]
     return summary, failures
 
 
@@ -196,7 +208,7 @@ def main() -> int:
 
     for table, frame in frames.items():
         write_csv(frame, OUT_DIR / f"{table}.csv")
-    write_json(summary, METRICS_FILE)
+    write_json({"validation": summary}, METRICS_FILE)
     counts = ", ".join(f"{t}: {s['rows']} rows, {s['expectations']} checks" for t, s in summary.items())
     print(f"validate: all expectations met ({counts}). Data Docs: {docs}")
     return 0

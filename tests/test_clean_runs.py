@@ -1,0 +1,38 @@
+"""Fresh bakes reproduced from scratch: determinism, and the optional faiss index."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from conftest import STAGES, bake, ran_stages, repro, tree_digest
+
+pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("clean-runs")]
+
+
+def lock_outs(project) -> dict[str, str]:
+    """Output path -> hash, for every stage in dvc.lock."""
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+
+
+def test_two_clean_runs_in_different_folders_give_identical_lock_files(tmp_path):
+    first, second = bake(tmp_path / "first"), bake(tmp_path / "second" / "nested")
+    repro(first)
+    repro(second)
+    assert len(lock_outs(first)) >= 15
+    assert lock_outs(second) == lock_outs(first)
+    assert (second / "dvc.lock").read_text() == (first / "dvc.lock").read_text()
+
+
+def test_hnsw_index_is_reproducible_and_close_to_exact_search(tmp_path):
+    project = bake(tmp_path, vector_index="hnsw")
+    assert ran_stages(repro(project)) == STAGES
+    assert (project / "data/index/index.faiss").exists()
+    assert json.loads((project / "metrics/index.json").read_text())["index"]["recall_at_10_vs_exact"] >= 0.95
+
+    index = tree_digest(project / "data/index")
+    assert ran_stages(repro(project, "--force", "--single-item", "index")) == ["index"]
+    assert tree_digest(project / "data/index") == index
+    assert "Data and pipelines are up to date." in repro(project).stdout

@@ -1,0 +1,42 @@
+"""Reading the pipeline's metrics through DVC, and showing them as a readable table.
+
+`python -m {{ cookiecutter.package_name }}.metrics` (or `make metrics`) prints one row per metric,
+which stays readable where `dvc metrics show` puts every metric in its own column.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .params import flatten
+
+
+def read_metrics(rev: str | None = None) -> dict[str, Any]:
+    """All metrics declared in dvc.yaml at `rev` (the workspace by default), as dotted keys.
+
+    Uses DVC's Python API, which raises when a metrics file cannot be read
+    (where `dvc metrics diff` would print nothing and succeed).
+    """
+    import dvc.api
+
+    return flatten(dvc.api.metrics_show(rev=rev))
+
+
+def markdown_table(metrics: dict[str, Any]) -> str:
+    """A two-column Markdown table, metrics in sorted order."""
+    width = max([len("metric")] + [len(name) for name in metrics])
+    lines = [f"| {'metric':<{width}} | value |", f"|{'-' * (width + 2)}|-------|"]
+    for name, value in sorted(metrics.items()):
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        lines.append(f"| {name:<{width}} | {shown} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    print(markdown_table(read_metrics()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
