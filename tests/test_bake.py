@@ -190,3 +190,9 @@ def test_bake_without_git_and_dvc_prints_the_commands(tmp_path):
     assert (project / "dvc.yaml").exists() and not (project / ".git").exists()
     for command in ("git init -q -b main", "dvc init -q", "dvc remote add -d local", "git commit"):
         assert command in result.stdout
+
+
+def test_template_code_is_ruff_clean():
+    """The hooks, tests and benchmark of this repository itself (the baked code is checked above)."""
+    run([sys.executable, "-m", "ruff", "check", "--no-cache", "hooks", "tests", "benchmarks"], TEMPLATE_DIR)
+    run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "hooks", "tests", "benchmarks"], TEMPLATE_DIR)
