@@ -78,6 +78,7 @@ def setup_commands(answers: dict, project: Path) -> list[list[str]]:
         ["dvc", "init", "-q"],
         *remote_commands(answers, project),
         ["dvc", "config", "core.autostage", "true"],
+        ["dvc", "config", "core.analytics", "false"],  # offline by default: no usage reports
         ["git", "add", "-A"],
         ["git", "commit", "-q", "-m", COMMIT_MESSAGE],
     ]

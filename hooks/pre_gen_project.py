@@ -66,7 +66,23 @@ def get(a: dict, key: str) -> str:
 def check_project_name(a: dict) -> str | None:
     if not get(a, "project_name").strip():
         return "ERROR: project_name is empty: give a human-readable name, e.g. 'Support Triage'."
-    return None
+    return plain_text("project_name")(a)
+
+
+def plain_text(key: str):
+    """Check for a free-text answer that ends up in pyproject.toml and the README."""
+
+    def check(a: dict) -> str | None:
+        value = get(a, key)
+        # TOML has no escape for characters beyond U+FFFF once JSON-encoded, nor for control characters
+        if any(ord(c) > 0xFFFF or (ord(c) < 32 and c != "\t") for c in value):
+            return (
+                f"ERROR: {key} {value!r} contains a control character or an emoji-range character: "
+                "use printable text (accented letters and other scripts are fine)."
+            )
+        return None
+
+    return check
 
 
 def check_project_slug(a: dict) -> str | None:
@@ -195,7 +211,9 @@ CHECKS = {
     "project_name": check_project_name,
     "project_slug": check_project_slug,
     "package_name": check_package_name,
+    "author_name": plain_text("author_name"),
     "author_email": check_author_email,
+    "description": plain_text("description"),
     "python_version": choice("python_version"),
     "embedding_backend": choice("embedding_backend"),
     "vector_index": choice("vector_index"),

@@ -79,8 +79,20 @@ def bake(output_dir: Path, **answers: str) -> Path:
     return project
 
 
-def repro(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run(["dvc", "repro", *args], project, check=check)
+def _no_network_prefix() -> list[str]:
+    """`unshare --net` where this user may create a network namespace (root on Linux): no network at all."""
+    prefix = ["unshare", "--net", "--"]
+    if shutil.which("unshare") and subprocess.run([*prefix, "true"], capture_output=True).returncode == 0:
+        return prefix
+    return []
+
+
+NO_NETWORK = _no_network_prefix()
+
+
+def repro(project: Path, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    """`dvc repro` with the network cut off where the machine allows it: the pipeline must run offline."""
+    return run([*NO_NETWORK, "dvc", "repro", *args], project, check=check, **env)
 
 
 def ran_stages(result: subprocess.CompletedProcess) -> list[str]:

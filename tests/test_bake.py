@@ -48,6 +48,7 @@ PACKAGE_FILES = [
     "models.py",
     "params.py",
     "retrieval.py",
+    "runner.py",
     "text.py",
     "vector_index.py",
     *(
@@ -83,6 +84,7 @@ COMMON_FILES = {
             "test_pipeline_definition",
             "test_promote",
             "test_retrieval",
+            "test_runner",
             "test_sample_data",
             "test_validate",
             "test_vector_index",

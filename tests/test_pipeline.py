@@ -100,6 +100,20 @@ def test_byod_with_valid_data_reruns_from_validate_only_when_data_changes(reprod
     assert ran_stages(result)[0] == "validate" and "train_encoder" in ran_stages(result)
 
 
+def test_a_bad_must_pass_file_is_explained_in_one_line(reproduced_copy):
+    project = reproduced_copy
+    production = tree_digest(project / "models/production")
+    with open(project / "golden/must_pass_tickets.csv", "a") as cases:
+        cases.write("Where is my parcel?,shiping,typo in the label\n")
+
+    result = repro(project, check=False)
+
+    assert result.returncode != 0
+    assert "evaluate: golden/must_pass_tickets.csv: every row needs a text and one of validate.labels" in result.stderr
+    assert "'shiping'" in result.stderr and "Traceback" not in result.stderr
+    assert tree_digest(project / "models/production") == production
+
+
 def test_threshold_above_the_achieved_metric_refuses_promotion(reproduced_copy):
     project = reproduced_copy
     production = tree_digest(project / "models/production")

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.params import load_params
+from {{ cookiecutter.package_name }}.runner import StageError
 from {{ cookiecutter.package_name }}.stages.validate import resolve, validate_frames
 
 
@@ -23,7 +24,7 @@ def test_placeholders_come_from_params_and_other_tables(params):
     frames = {"kb": pd.DataFrame({"id": ["KB2", "KB1", None]})}
     assert resolve("${params.validate.labels}", params, frames) == params["validate"]["labels"]
     assert resolve({"value_set": "${data.kb.id}"}, params, frames) == {"value_set": ["KB1", "KB2"]}
-    with pytest.raises(KeyError, match="validate.nope"):
+    with pytest.raises(StageError, match="validate.nope"):
         resolve("${params.validate.nope}", params, frames)
 
 

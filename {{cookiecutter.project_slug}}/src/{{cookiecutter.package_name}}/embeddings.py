@@ -2,7 +2,9 @@
 
 A document is re-embedded only when its text or the encoder changed: vectors
 are stored per encoder fingerprint and looked up by the SHA-256 of the text.
-The cache only saves time; the stage outputs do not depend on it.
+The cache only saves time: with `tfidf-svd` a vector does not depend on which
+texts were embedded alongside it, so the outputs are the same with or without
+it. (A transformer's floats can differ in the last bits with batch padding.)
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .encoders import Encoder
-from .io import atomic_path, write_text
+from .io import read_lines, write_lines, write_npy
 
 
 @dataclass
@@ -37,7 +39,7 @@ def embed_texts(encoder: Encoder, texts: Sequence[str], cache_dir: str | os.Path
     cached_keys: list[str] = []
     cached = np.zeros((0, 0), dtype=np.float32)
     if keys_file.exists() and vectors_file.exists():
-        cached_keys = keys_file.read_text(encoding="utf-8").split()
+        cached_keys = read_lines(keys_file)
         cached = np.load(vectors_file)
         if len(cached_keys) != len(cached):  # a damaged cache is rebuilt, never trusted
             cached_keys, cached = [], np.zeros((0, 0), dtype=np.float32)
@@ -52,9 +54,8 @@ def embed_texts(encoder: Encoder, texts: Sequence[str], cache_dir: str | os.Path
             row_of[key] = len(cached_keys)
             cached_keys.append(key)
         folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(vectors_file) as tmp, open(tmp, "wb") as f:
-            np.save(f, cached)
-        write_text("\n".join(cached_keys) + "\n", keys_file)
+        write_npy(cached, vectors_file)
+        write_lines(cached_keys, keys_file)
 
     vectors = cached[[row_of[k] for k in keys]] if keys else np.zeros((0, 0), dtype=np.float32)
     return EmbeddingResult(vectors=vectors, n_embedded=len(missing), n_reused=len(set(keys)) - len(missing))

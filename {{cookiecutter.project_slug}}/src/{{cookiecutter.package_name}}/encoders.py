@@ -56,13 +56,15 @@ def build_encoder(backend: str, texts: Sequence[str], params: dict[str, Any], ou
     out = Path(out_dir)
     if out.exists():
         shutil.rmtree(out)
-    out.mkdir(parents=True)
-    meta = {"backend": backend, "batch_size": 256}
+    meta: dict[str, Any] = {"backend": backend}
     if backend == "tfidf-svd":
+        out.mkdir(parents=True)
         save_model(fit_tfidf_svd(texts, params["tfidf_svd"]), out / SKOPS_FILE)
     else:
         settings = params["sentence_transformers"]
-        _load_sentence_transformer(settings["model_path"]).save(str(out))
+        _load_sentence_transformer(settings["model_path"])  # fails early, and clearly, on a bad folder
+        # a byte-for-byte copy: re-saving would stamp library versions into the files
+        shutil.copytree(settings["model_path"], out, copy_function=shutil.copyfile)
         meta["batch_size"] = settings["batch_size"]
     write_json(meta, out / META_FILE)
 
@@ -73,7 +75,7 @@ class Encoder:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         meta = json.loads((self.path / META_FILE).read_text(encoding="utf-8"))
-        self.backend, self.batch_size = meta["backend"], meta["batch_size"]
+        self.backend, self.batch_size = meta["backend"], meta.get("batch_size")
         if self.backend == "tfidf-svd":
             self._model = load_model(self.path / SKOPS_FILE)
         else:
@@ -122,4 +124,7 @@ def _load_sentence_transformer(model_path: str | os.PathLike):
             "encoder.backend is 'sentence-transformers' but the package is not installed: "
             "pip install -e '.[sentence-transformers]'"
         ) from err
-    return SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+    # safetensors only: weights in .bin files are pickles
+    return SentenceTransformer(
+        str(model_path), device="cpu", local_files_only=True, model_kwargs={"use_safetensors": True}
+    )

@@ -18,6 +18,7 @@ from typing import Any
 import skops.io as sio
 
 from .io import write_bytes
+from .runner import StageError
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _MEMBER = re.compile(r'"(\d+\.npy)"')
@@ -26,7 +27,7 @@ _OBJECT_ID = re.compile(r'"__id__": (\d+)')
 _STOP_WORDS_ID = re.compile(r'("_stop_words_id": \{[^{}]*?"content": )"\d+"')
 
 
-class UntrustedModelError(RuntimeError):
+class UntrustedModelError(StageError):
     """A model file contains types that are not trusted to be loaded."""
 
 

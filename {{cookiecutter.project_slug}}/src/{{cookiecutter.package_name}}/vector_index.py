@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import write_text
+from .io import read_lines, write_lines, write_npy, write_text
 from .retrieval import exact_search
 
 BACKENDS = ("exact", "hnsw")
@@ -50,10 +50,9 @@ class VectorIndex:
             shutil.rmtree(out)
         out.mkdir(parents=True)
         write_text(self.backend + "\n", out / "backend.txt")
-        write_text("\n".join(self.ids) + "\n", out / "ids.txt")
+        write_lines(self.ids, out / "ids.txt")
         if self.backend == "exact":
-            with open(out / "vectors.npy", "wb") as f:
-                np.save(f, self.vectors)
+            write_npy(self.vectors, out / "vectors.npy")
         else:
             _faiss().write_index(self.graph, str(out / "index.faiss"))
 
@@ -61,7 +60,7 @@ class VectorIndex:
     def load(cls, path: str | os.PathLike) -> VectorIndex:
         folder = Path(path)
         backend = (folder / "backend.txt").read_text(encoding="utf-8").strip()
-        ids = (folder / "ids.txt").read_text(encoding="utf-8").split("\n")[:-1]
+        ids = read_lines(folder / "ids.txt")
         if backend == "exact":
             return cls(backend, ids, vectors=np.load(folder / "vectors.npy"))
         return cls(backend, ids, graph=_faiss().read_index(str(folder / "index.faiss")))

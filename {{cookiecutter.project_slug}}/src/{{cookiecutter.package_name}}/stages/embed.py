@@ -6,15 +6,13 @@ come from the content-hash keyed cache (`embed.cache_dir`).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-
-import numpy as np
 
 from ..embeddings import embed_texts
 from ..encoders import Encoder
-from ..io import atomic_path, read_csv, write_text
+from ..io import read_csv, write_lines, write_npy
 from ..params import load_params
+from ..runner import run_stage
 from ..text import kb_documents
 
 OUT_DIR = Path("data/embeddings")
@@ -25,9 +23,8 @@ def main() -> int:
     kb = read_csv("data/validated/kb.csv")
     encoder = Encoder("models/production/encoder")
     result = embed_texts(encoder, kb_documents(kb), params["cache_dir"])
-    with atomic_path(OUT_DIR / "vectors.npy") as tmp, open(tmp, "wb") as f:
-        np.save(f, result.vectors)
-    write_text("\n".join(kb["id"]) + "\n", OUT_DIR / "ids.txt")
+    write_npy(result.vectors, OUT_DIR / "vectors.npy")
+    write_lines(kb["id"].tolist(), OUT_DIR / "ids.txt")
     print(
         f"embed: {len(kb)} articles, {result.n_embedded} embedded, {result.n_reused} reused from cache "
         f"(dim {result.vectors.shape[1]})"
@@ -36,4 +33,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_stage(main)

@@ -11,7 +11,6 @@ in dvc.yaml for `dvc metrics show` and `dvc plots show`.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +23,7 @@ from ..io import read_csv, write_json
 from ..models import load_model
 from ..params import load_params
 from ..retrieval import exact_search, mean_reciprocal_rank, recall_at_k
+from ..runner import StageError, run_stage
 from ..text import kb_documents
 
 OUT_DIR = Path("metrics/evaluate")
@@ -57,6 +57,18 @@ def retrieval_ranking(encoder: Encoder, kb: pd.DataFrame, queries: pd.DataFrame,
     return [ids[r].tolist() for r in rows]
 
 
+def read_must_pass(path: Path, labels: list[str]) -> pd.DataFrame:
+    """The must-pass tickets, refused if a label is not one the classifier knows (a typo would fail forever)."""
+    cases = read_csv(path)
+    missing = {"text", "label"} - set(cases.columns)
+    if missing:
+        raise StageError(f"{path} needs the columns text and label (missing: {', '.join(sorted(missing))})")
+    unknown = sorted(set(cases["label"].dropna()) - set(labels))
+    if unknown or cases[["text", "label"]].isna().any().any():
+        raise StageError(f"{path}: every row needs a text and one of validate.labels; unknown labels: {unknown}")
+    return cases
+
+
 def must_pass_results(classifier, cases: pd.DataFrame) -> list[dict]:
     predicted = classifier.predict(cases["text"]) if len(cases) else []
     return [
@@ -74,7 +86,7 @@ def main() -> int:
     test = read_csv("data/split/test.csv")
     kb = read_csv("data/validated/kb.csv")
     queries = read_csv("data/validated/queries.csv")
-    cases = read_csv(MUST_PASS_FILE)
+    cases = read_must_pass(MUST_PASS_FILE, labels)
 
     predicted = classifier.predict(test["text"]).tolist()
     classification = classification_metrics(test["label"], predicted, labels)
@@ -127,4 +139,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_stage(main)

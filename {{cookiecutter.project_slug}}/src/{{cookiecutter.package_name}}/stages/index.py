@@ -9,16 +9,16 @@ output: a timing must not change `dvc.lock`.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..encoders import Encoder
-from ..io import read_csv, write_json
+from ..io import read_csv, read_lines, write_json
 from ..params import load_params
 from ..retrieval import exact_search, overlap_at_k
+from ..runner import StageError, run_stage
 from ..vector_index import VectorIndex, build_index
 
 OUT_DIR = Path("data/index")
@@ -42,14 +42,16 @@ def main() -> int:
     params = load_params()
     settings = params["index"]
     vectors = np.load("data/embeddings/vectors.npy")
-    ids = Path("data/embeddings/ids.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    ids = read_lines("data/embeddings/ids.txt")
     index = build_index(settings["backend"], ids, vectors, settings)
     index.save(OUT_DIR)
 
     encoder = Encoder("models/production/encoder")
     queries = encoder.encode(read_csv("data/validated/queries.csv")["query"].tolist())
     k = settings["k"]
-    recall = overlap_at_k(index.search(queries, k), exact_search(vectors, queries, k))
+    if settings["latency_repeats"] < 1 or not len(queries):
+        raise StageError("index.latency_repeats must be at least 1 and there must be golden queries to time")
+    recall = round(overlap_at_k(index.search(queries, k), exact_search(vectors, queries, k)), 6)
     summary = {"vectors": len(ids), "dim": int(vectors.shape[1]), f"recall_at_{k}_vs_exact": recall}
     write_json({"index": summary}, "metrics/index.json")
     latency = query_latency_ms(index, queries, k, settings["latency_repeats"])
@@ -59,4 +61,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_stage(main)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..io import read_json
 from ..params import flatten, load_params
+from ..runner import StageError, run_stage
 
 CANDIDATE = Path("models/candidate")
 PRODUCTION = Path("models/production")
@@ -38,6 +39,8 @@ def check_thresholds(metrics: dict, thresholds: dict) -> tuple[list[tuple[str, f
         if name not in achieved:
             unknown.append(name)
             continue
+        if not isinstance(floor, (int, float)) or isinstance(floor, bool):
+            raise StageError(f"gate.thresholds.{name} must be a number, not {floor!r}")
         value = float(achieved[name])
         rows.append((name, value, float(floor), not math.isnan(value) and value >= float(floor)))
     return rows, unknown
@@ -80,6 +83,11 @@ def main() -> int:
         known = ", ".join(sorted(flatten(metrics)))
         print(f"promote: gate.thresholds names unknown metric(s) {', '.join(unknown)}; known: {known}", file=sys.stderr)
         return 1
+    if gate["require_must_pass"] and not must_pass:
+        raise StageError(
+            "gate.require_must_pass is true but no must-pass ticket was evaluated: "
+            "add cases to golden/must_pass_tickets.csv, or set it to false"
+        )
     failed_cases = [case for case in must_pass if not case["passed"]] if gate["require_must_pass"] else []
     table = format_table(rows)
 
@@ -100,4 +108,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_stage(main)

@@ -29,7 +29,6 @@ column contracts above are what the rest of the pipeline relies on.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ import pandas as pd
 
 from ..io import write_csv
 from ..params import load_params
+from ..runner import run_stage
 
 RAW_DIR = Path("data/raw")
 LABELS = ["billing", "account_access", "shipping", "technical_issue", "product_question"]
@@ -1193,11 +1193,7 @@ def generate(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
 
 def main() -> int:
     """Read `data` from params.yaml and write tickets, KB articles and queries to data/raw/."""
-    try:
-        tickets, kb, queries = generate(load_params()["data"])
-    except ValueError as err:
-        print(f"sample_data: {err}", file=sys.stderr)
-        return 1
+    tickets, kb, queries = generate(load_params()["data"])
     write_csv(tickets, RAW_DIR / "tickets.csv")
     write_csv(kb, RAW_DIR / "kb.csv")
     write_csv(queries, RAW_DIR / "queries.csv")
@@ -1206,4 +1202,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_stage(main)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
 from ..io import read_csv, write_csv
 from ..params import load_params
+from ..runner import StageError, run_stage
 
 OUT_DIR = Path("data/split")
 
@@ -16,6 +16,11 @@ OUT_DIR = Path("data/split")
 def main() -> int:
     params = load_params()["split"]
     tickets = read_csv("data/validated/tickets.csv").sort_values("id", kind="stable")
+    counts = tickets["label"].value_counts()
+    if len(counts) < 2 or counts.min() < 2:
+        raise StageError(
+            f"every label needs at least 2 tickets and there must be 2 labels or more to split; got {counts.to_dict()}"
+        )
     train, test = train_test_split(
         tickets, test_size=params["test_size"], random_state=params["seed"], stratify=tickets["label"]
     )
@@ -26,4 +31,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_stage(main)

@@ -6,8 +6,6 @@ text, fast on a laptop, and its probabilities are usable for triage routing.
 
 from __future__ import annotations
 
-import sys
-
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -15,6 +13,7 @@ from sklearn.pipeline import Pipeline
 from ..io import read_csv
 from ..models import save_model
 from ..params import load_params
+from ..runner import run_stage
 
 OUT_FILE = "models/candidate/classifier.skops"
 
@@ -55,4 +54,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_stage(main)

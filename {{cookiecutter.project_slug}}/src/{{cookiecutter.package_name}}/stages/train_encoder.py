@@ -8,11 +8,10 @@ pins the exact model version in DVC.
 
 from __future__ import annotations
 
-import sys
-
 from ..encoders import build_encoder
 from ..io import read_csv
 from ..params import load_params
+from ..runner import run_stage
 from ..text import kb_documents
 
 OUT_DIR = "models/candidate/encoder"
@@ -29,4 +28,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_stage(main)

@@ -1,0 +1,41 @@
+"""How every stage runs: on one thread, and failing with one readable line.
+
+- Numerical libraries (BLAS, OpenMP) are limited to one thread: with more,
+  floating-point sums are reordered and a model's bytes depend on the machine's
+  core count, so `dvc.lock` would differ between a laptop and CI.
+- Expected problems (bad params, missing or malformed inputs, untrusted model
+  files) end the stage with `<stage>: <message>` and exit code 1 instead of a
+  traceback. Set `PIPELINE_DEBUG=1` to see the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+from threadpoolctl import threadpool_limits
+
+
+class StageError(Exception):
+    """A problem with a stage's inputs or params, explained in one sentence."""
+
+
+EXPECTED_ERRORS = (StageError, FileNotFoundError, ImportError, KeyError, ValueError)
+
+
+def run_stage(main: Callable[[], int]) -> NoReturn:
+    """Run a stage's `main` and exit with its code."""
+    stage = Path(main.__code__.co_filename).stem  # under `python -m`, the module is called __main__
+    try:
+        with threadpool_limits(limits=1):
+            code = main()
+    except EXPECTED_ERRORS as err:
+        if os.environ.get("PIPELINE_DEBUG"):
+            raise
+        message = f"missing key {err} in params.yaml or in an input's columns" if type(err) is KeyError else err
+        print(f"{stage}: {message}", file=sys.stderr)
+        code = 1
+    sys.exit(code)
