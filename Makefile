@@ -4,12 +4,15 @@ VENV := .venv
 BIN := $(abspath $(VENV)/bin)
 DEMO_DIR := build/demo
 DEMO := $(DEMO_DIR)/support-triage
+TORCH_VERSION ?= 2.13.0
 
 .PHONY: demo test bench lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	# torch first, pinned: sentence-transformers would otherwise pull the newest (CUDA) build
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install --quiet --group test
 	touch $@
 

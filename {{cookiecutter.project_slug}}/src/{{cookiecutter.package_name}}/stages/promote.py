@@ -81,8 +81,7 @@ def main() -> int:
     rows, unknown = check_thresholds(metrics, gate["thresholds"])
     if unknown:
         known = ", ".join(sorted(flatten(metrics)))
-        print(f"promote: gate.thresholds names unknown metric(s) {', '.join(unknown)}; known: {known}", file=sys.stderr)
-        return 1
+        raise StageError(f"gate.thresholds names unknown metric(s) {', '.join(unknown)}; known: {known}")
     if gate["require_must_pass"] and not must_pass:
         raise StageError(
             "gate.require_must_pass is true but no must-pass ticket was evaluated: "

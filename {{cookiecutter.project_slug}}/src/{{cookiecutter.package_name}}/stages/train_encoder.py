@@ -23,7 +23,10 @@ def main() -> int:
     train = read_csv("data/split/train.csv")
     texts = kb_documents(kb) + train["text"].tolist()
     build_encoder(params["backend"], texts, params, OUT_DIR)
-    print(f"train_encoder: {params['backend']} encoder built from {len(texts)} texts -> {OUT_DIR}")
+    source = (
+        f"{len(texts)} texts" if params["backend"] == "tfidf-svd" else params["sentence_transformers"]["model_path"]
+    )
+    print(f"train_encoder: {params['backend']} encoder from {source} -> {OUT_DIR}")
     return 0
 
 
