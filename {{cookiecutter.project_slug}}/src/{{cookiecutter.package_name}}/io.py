@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-_UMASK = os.umask(0)
+_UMASK = os.umask(0)  # the only way to read the umask is to set it, then restore it
 os.umask(_UMASK)
 
 
