@@ -36,7 +36,7 @@ REMOVE_WHEN = {
     "LICENSE": ANSWERS["license"] == "Proprietary",
 }
 
-# A server that accepts connections and never answers would otherwise make dvc hang for minutes.
+# Bounds on each request, written out so users see and can lower them (60 s is also boto's default read timeout).
 S3_TIMEOUTS = (("connect_timeout", "10"), ("read_timeout", "60"))
 
 ENV = {**os.environ, "DVC_NO_ANALYTICS": "1"}
