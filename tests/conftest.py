@@ -36,8 +36,10 @@ RAN = re.compile(r"^Running stage '([a-z_]+)':", re.MULTILINE)
 def base_env() -> dict[str, str]:
     """The environment of every command: the test venv first on PATH, nothing phoned home."""
     venv_bin = str(Path(sys.executable).parent)
+    # Not the outer `make test`'s variables: a generated project's `make` must behave as in a user's shell.
+    inherited = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     return {
-        **os.environ,
+        **inherited,
         "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", "")]),
         "DVC_NO_ANALYTICS": "1",
         "GX_ANALYTICS_ENABLED": "false",
