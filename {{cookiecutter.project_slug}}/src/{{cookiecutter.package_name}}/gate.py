@@ -44,6 +44,7 @@ DIRECTIONS = ("higher", "lower")
 # Metrics are rounded when written; a difference below this is float noise, not a change.
 EPSILON = 1e-9
 REPORT_MARKER = "<!-- regression-gate-report -->"
+WORSE_NOT_REQUIRED = "worse (not required)"
 
 
 class GateError(Exception):
@@ -176,7 +177,7 @@ def compare(metric: str, base: Any, current: Any, rule: Rule | None, base_missin
         return Row(metric, base, current, None, "unchanged" if abs(delta) <= EPSILON else "changed")
     worse_by = -delta if rule.direction == "higher" else delta
     if worse_by > rule.allowed(float(base)) + EPSILON:
-        return Row(metric, base, current, rule, "regressed" if required else "worse (not required)", failed=required)
+        return Row(metric, base, current, rule, "regressed" if required else WORSE_NOT_REQUIRED, failed=required)
     if worse_by > EPSILON:
         return Row(metric, base, current, rule, "within tolerance")
     return Row(metric, base, current, rule, "improved" if worse_by < -EPSILON else "unchanged")
@@ -342,10 +343,6 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-VERDICT_ICONS = {True: "❌", False: "✅"}
-ROW_ORDER = {"failed": 0, "worse (not required)": 1, "with rule": 2, "other": 3}
-
-
 def markdown_report(result: GateResult) -> str:
     """The report for a pull-request comment or a CI job summary: the verdict first."""
     if result.exit_code == EXIT_CANNOT_COMPARE:
@@ -360,16 +357,9 @@ def markdown_report(result: GateResult) -> str:
         lines += ["", f"Base: {where}. Rules: `gate.regression` in params.yaml."]
     lines += [f"\n> {note}" for note in result.notes]
 
-    def order(row: Row) -> tuple[int, str]:
-        if row.failed:
-            return ROW_ORDER["failed"], row.metric
-        if row.verdict == "worse (not required)":
-            return ROW_ORDER["worse (not required)"], row.metric
-        return (ROW_ORDER["with rule"] if row.rule else ROW_ORDER["other"]), row.metric
-
-    rows = sorted(result.rows, key=order)
-    gated = [row for row in rows if row.rule is not None or row.failed]
-    others = [row for row in rows if row not in gated]
+    # Failures first, then warnings, then the other ruled metrics; each group by name.
+    gated = sorted((row for row in result.rows if row.rule), key=lambda row: (severity(row), row.metric))
+    others = [row for row in result.rows if not row.rule]
     if gated:
         lines += ["", *table(gated)]
     if others:
@@ -399,12 +389,14 @@ def markdown_report(result: GateResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def severity(row: Row) -> int:
+    return 0 if row.failed else 1 if row.verdict == WORSE_NOT_REQUIRED else 2
+
+
 def table(rows: list[Row]) -> list[str]:
     lines = ["| metric | base | current | change | rule | verdict |", "|---|---:|---:|---:|---|---|"]
     for row in rows:
-        icon = VERDICT_ICONS[row.failed] if row.rule else ""
-        if row.verdict == "worse (not required)":
-            icon = "⚠️"
+        icon = ("❌", "⚠️", "✅")[severity(row)] if row.rule else ""
         verdict = f"{icon} {row.verdict}".strip()
         rule = row.rule.describe() if row.rule else ""
         values = f"{format_value(row.base)} | {format_value(row.current)} | {row.change}"
