@@ -97,6 +97,12 @@ def repro(project: Path, *args: str, check: bool = True, **env: str) -> subproce
     return run([*NO_NETWORK, "dvc", "repro", *args], project, check=check, **env)
 
 
+def commit(project: Path, message: str) -> None:
+    """Commit everything in the project, as `git add -A && git commit` would."""
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-q", "-m", message], project)
+
+
 def ran_stages(result: subprocess.CompletedProcess) -> list[str]:
     """Stages that `dvc repro` ran, in order, read from its output."""
     return RAN.findall(result.stdout + result.stderr)

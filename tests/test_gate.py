@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_PACKAGE, ran_stages, repro, run, set_param
+from conftest import DEFAULT_PACKAGE, commit, ran_stages, repro, run, set_param
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("reproduced")]
 
@@ -31,11 +31,6 @@ def history(reproduced_copy) -> Path:
     commit(reproduced_copy, "Run the pipeline")
     run(["git", "checkout", "-q", "-b", "change"], reproduced_copy)
     return reproduced_copy
-
-
-def commit(project: Path, message: str) -> None:
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-q", "-m", message], project)
 
 
 def gate(project: Path, *args: str, code: int):

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import s3_servers
 import yaml
-from conftest import NO_NETWORK, STAGES, bake, base_env, ran_stages, repro, run, set_param, tree_digest
+from conftest import NO_NETWORK, STAGES, bake, base_env, commit, ran_stages, repro, run, set_param, tree_digest
 from s3_servers import HOST, REGION, S3Server, s3_env, stop, without_aws_leaks
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("remote")]
@@ -74,11 +74,6 @@ def timed(call, *args, **kwargs):
     start = time.monotonic()
     result = call(*args, **kwargs)
     return result, time.monotonic() - start
-
-
-def commit(project: Path, message: str) -> None:
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-q", "-m", message], project)
 
 
 def fresh_clone(project: Path, where: Path) -> Path:
