@@ -17,8 +17,8 @@ from conftest import DEFAULT_PACKAGE, commit, ran_stages, repro, run, set_param
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("reproduced")]
 
 GATE = [sys.executable, "-m", f"{DEFAULT_PACKAGE}.gate"]
-ACCURACY_RULE = "    classification.accuracy: {direction: higher, abs_tol: 0.005}"
-MACRO_F1_RULE = "    classification.macro_f1: {direction: higher, abs_tol: 0.005}"
+ACCURACY_RULE = "    classification.accuracy:\n      direction: higher\n      abs_tol: 0.005\n"
+MACRO_F1_RULE = "    classification.macro_f1:\n      direction: higher\n      abs_tol: 0.005\n"
 # Fewer features: accuracy falls from 0.8875 to 0.875, beyond the 0.005 tolerance but above the 0.85 floor.
 DEGRADE = ("  max_features: 50000", "  max_features: 1000")
 # A smaller C suits this data better: accuracy rises.

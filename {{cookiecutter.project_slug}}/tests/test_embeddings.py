@@ -38,6 +38,26 @@ def test_a_different_encoder_does_not_reuse_vectors(tmp_path, texts):
     assert embed_texts(other, texts, tmp_path / "cache").n_embedded == len(texts)
 
 
+def test_bm25_rows_are_cached_and_a_new_blend_weight_reuses_every_row(tmp_path, texts):
+    encoder = make_encoder(tmp_path / "one", texts)
+    first = embed_texts(encoder, texts, tmp_path / "cache")
+    assert first.terms.shape[0] == len(texts)
+    assert (first.terms != encoder.lexical.document_weights(texts)).nnz == 0
+    params = load_params()["encoder"]
+    params["tfidf_svd"] = {**params["tfidf_svd"], "n_components": 4, "stop_words": False}
+    params["hybrid"] = {**params["hybrid"], "dense_weight": 0.9}
+    build_encoder("tfidf-svd", texts, params, tmp_path / "two")
+    again = embed_texts(Encoder(tmp_path / "two"), texts, tmp_path / "cache")
+    assert again.n_embedded == 0 and (again.terms != first.terms).nnz == 0
+
+
+def test_dense_weight_outside_zero_to_one_is_refused(tmp_path, texts):
+    params = load_params()["encoder"]
+    params["hybrid"] = {**params["hybrid"], "dense_weight": 1.5}
+    with pytest.raises(ValueError, match="encoder.hybrid.dense_weight must be between 0 and 1"):
+        build_encoder("tfidf-svd", texts, params, tmp_path / "encoder")
+
+
 def test_sentence_transformers_needs_a_local_model_folder(tmp_path, texts):
     params = load_params()["encoder"]
     params["sentence_transformers"] = {"model_path": str(tmp_path / "absent"), "batch_size": 8}

@@ -30,3 +30,17 @@ def test_data_fits_the_pipeline_contracts(params):
 def test_label_noise_outside_zero_to_one_is_refused(params):
     with pytest.raises(ValueError, match="label_noise"):
         generate({**params, "label_noise": 1.5})
+
+
+def test_a_larger_kb_adds_distinct_articles_and_keeps_everything_else(params):
+    tickets, kb, queries = generate(params)
+    big_tickets, big_kb, big_queries = generate({**params, "n_kb_articles": 3000})
+    assert big_tickets.equals(tickets) and big_queries.equals(queries)
+    assert big_kb.head(len(kb)).equals(kb)  # the topic articles first, unchanged
+    assert len(big_kb) == 3000 and big_kb["id"].is_unique and (big_kb["title"] + big_kb["body"]).is_unique
+    assert set(big_kb["label"]) <= set(load_params()["validate"]["labels"])
+
+
+def test_a_kb_smaller_than_the_topic_list_is_refused(params):
+    with pytest.raises(ValueError, match="n_kb_articles"):
+        generate({**params, "n_kb_articles": 3})

@@ -49,3 +49,21 @@ def test_missing_column_duplicate_ids_and_empty_text_all_fail(tickets, params, t
     assert "column 'channel' is missing" in report
     assert "expect_column_values_to_be_unique on tickets.id" in report
     assert "expect_column_values_to_not_be_null on tickets.text" in report
+
+
+def test_a_query_pointing_at_a_missing_article_fails_however_large_the_kb(params, tmp_path):
+    n = 5000
+    kb = pd.DataFrame({"id": [f"KB{i:05d}" for i in range(n)], "title": ["How to"] * n, "body": ["Steps."] * n})
+    queries = pd.DataFrame({"query": [f"question {i}" for i in range(12)], "kb_id": ["KB00001"] * 11 + ["KB99999"]})
+    params["validate"]["kb"]["body_length"]["min"] = 1
+    report = "\n".join(validate_frames({"kb": kb, "queries": queries}, params, tmp_path / "docs")[1])
+    assert "expect_column_values_to_be_in_set on queries.kb_id" in report
+    assert "'KB99999'" in report
+
+
+def test_timestamps_out_of_range_are_reported_at_any_resolution(tickets, params, tmp_path):
+    tickets.loc[2, "created_at"] = "2999-01-01T00:00:00"  # beyond datetime64[ns]: checked on the slow path
+    tickets.loc[5, "created_at"] = "2010-06-01T00:00:00"
+    (message,) = failures(tickets, params, tmp_path)
+    assert "expect_column_values_to_be_between on tickets.created_at" in message
+    assert "T000002" in message and "T000005" in message

@@ -2,9 +2,11 @@ import importlib.util
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
+from {{ cookiecutter.package_name }}.lexical import Lexical
 from {{ cookiecutter.package_name }}.params import load_params
-from {{ cookiecutter.package_name }}.retrieval import exact_search
+from {{ cookiecutter.package_name }}.retrieval import exact_search, overlap_at_k
 from {{ cookiecutter.package_name }}.vector_index import VectorIndex, build_index
 
 BACKENDS = ["exact"] + (["hnsw"] if importlib.util.find_spec("faiss") else [])
@@ -42,3 +44,41 @@ def test_exact_backend_matches_brute_force():
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="index.backend must be one of exact, hnsw"):
         build_index("annoy", ["a"], unit_vectors(1, 4), {})
+
+
+def hybrid_inputs(n=400, dim=16, seed=0):
+    """Unit vectors and BM25 rows of `n` articles, each naming one code word, and queries for 40 of them."""
+    words = [f"code{i}" for i in range(n)]
+    articles = [f"{words[i]} " + " ".join(words[(i * 7 + j) % n] for j in range(1, 4)) for i in range(n)]
+    lexical = Lexical.fit(articles, {"k1": 1.2, "b": 0.75, "stop_words": False})
+    queries = [f"{words[i]} {words[(i + 1) % n]}" for i in range(0, n, 10)]
+    query_vectors, query_terms = unit_vectors(len(queries), dim, seed + 1), lexical.query_terms(queries)
+    return unit_vectors(n, dim, seed), lexical.document_weights(articles), query_vectors, query_terms
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dense_weight_one_is_dense_search_and_zero_is_bm25(backend):
+    vectors, terms, queries, query_terms = hybrid_inputs()
+    index = build_index(backend, [str(i) for i in range(len(vectors))], vectors, load_params()["index"], terms)
+    assert np.array_equal(index.search(queries, 5, query_terms, 1.0), index.search(queries, 5))
+    bm25 = (query_terms @ terms.T).toarray()
+    best = index.search(queries, 1, query_terms, 0.0)[:, 0]
+    assert np.array_equal(bm25[np.arange(len(best)), best], bm25.max(axis=1))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hybrid_index_round_trips_and_agrees_with_exact_blend(tmp_path, backend):
+    vectors, terms, queries, query_terms = hybrid_inputs()
+    ids = [str(i) for i in range(len(vectors))]
+    build_index(backend, ids, vectors, load_params()["index"], terms).save(tmp_path / "index")
+    index = VectorIndex.load(tmp_path / "index")
+    exact = build_index("exact", ids, vectors, {}, terms)
+    found, truth = index.search(queries, 10, query_terms, 0.3), exact.search(queries, 10, query_terms, 0.3)
+    assert overlap_at_k(found, truth) >= 0.95
+
+
+def test_a_query_without_known_words_falls_back_to_dense_order():
+    vectors, terms, queries, _ = hybrid_inputs()
+    index = build_index("exact", [str(i) for i in range(len(vectors))], vectors, {}, terms)
+    no_terms = sp.csr_matrix((len(queries), terms.shape[1]), dtype=np.float32)
+    assert np.array_equal(index.search(queries, 5, no_terms, 0.3), index.search(queries, 5))

@@ -1,31 +1,51 @@
 """Embedding with a content-hash keyed cache.
 
-A document is re-embedded only when its text or the encoder changed: vectors
-are stored per encoder fingerprint and looked up by the SHA-256 of the text.
-The cache only saves time: with `tfidf-svd` a vector does not depend on which
-texts were embedded alongside it, so the outputs are the same with or without
-it. (A transformer's floats can differ in the last bits with batch padding.)
+A document is re-embedded only when its text or the encoder changed: rows are
+stored per encoder fingerprint and looked up by the SHA-256 of the text. Dense
+vectors and BM25 rows are cached apart, each under the fingerprint of the part
+of the encoder that makes it. The cache only saves time: with `tfidf-svd` and
+BM25 a row does not depend on which texts were embedded alongside it, so the
+outputs are the same with or without it. (A transformer's floats can differ in
+the last bits with batch padding.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from .encoders import Encoder
 from .io import read_lines, write_lines, write_npy
+from .lexical import read_csr, write_csr
 
 
 @dataclass
 class EmbeddingResult:
     vectors: np.ndarray
+    terms: sp.csr_matrix | None  # BM25 rows, when the encoder is hybrid
     n_embedded: int
     n_reused: int
+
+
+@dataclass(frozen=True)
+class RowStore:
+    """How one kind of row is kept in the cache: read, written, stacked."""
+
+    name: str
+    read: Callable[[Path], Any]
+    write: Callable[[Any, Path], None]
+    stack: Callable[[list[Any]], Any]
+
+
+DENSE = RowStore("vectors.npy", np.load, write_npy, np.vstack)
+SPARSE = RowStore("terms", read_csr, write_csr, lambda parts: sp.vstack(parts, format="csr"))
 
 
 def text_key(text: str) -> str:
@@ -33,29 +53,44 @@ def text_key(text: str) -> str:
 
 
 def embed_texts(encoder: Encoder, texts: Sequence[str], cache_dir: str | os.PathLike) -> EmbeddingResult:
-    """Embed `texts` in order, reusing cached vectors of the same encoder."""
-    folder = Path(cache_dir) / encoder.fingerprint[:32]
-    keys_file, vectors_file = folder / "keys.txt", folder / "vectors.npy"
+    """Dense vectors (and BM25 rows, for a hybrid encoder) of `texts` in order, reusing cached rows."""
+    keys = [text_key(t) for t in texts]
+    cache = Path(cache_dir)
+    vectors, n_embedded = cached_rows(encoder.encode, texts, keys, cache / encoder.fingerprint[:32], DENSE)
+    terms = None
+    if encoder.lexical is not None:
+        folder = cache / f"bm25-{encoder.lexical_fingerprint[:32]}"
+        terms, _ = cached_rows(encoder.lexical.document_weights, texts, keys, folder, SPARSE)
+    n_reused = len(set(keys)) - n_embedded
+    return EmbeddingResult(vectors=vectors, terms=terms, n_embedded=n_embedded, n_reused=n_reused)
+
+
+def cached_rows(
+    encode: Callable[[list[str]], Any], texts: Sequence[str], keys: list[str], folder: Path, store: RowStore
+) -> tuple[Any, int]:
+    """Rows of `encode(texts)` in order, encoding only texts whose key is not in `folder`; and how many were."""
+    keys_file = folder / "keys.txt"
     cached_keys: list[str] = []
-    cached = np.zeros((0, 0), dtype=np.float32)
-    if keys_file.exists() and vectors_file.exists():
-        cached_keys = read_lines(keys_file)
-        cached = np.load(vectors_file)
-        if len(cached_keys) != len(cached):  # a damaged cache is rebuilt, never trusted
-            cached_keys, cached = [], np.zeros((0, 0), dtype=np.float32)
+    cached = None
+    if keys_file.exists() and (folder / store.name).exists():
+        try:
+            cached_keys, cached = read_lines(keys_file), store.read(folder / store.name)
+        except (OSError, ValueError):
+            cached = None
+        if cached is None or len(cached_keys) != cached.shape[0]:  # a damaged cache is rebuilt, never trusted
+            cached_keys, cached = [], None
     row_of = {key: row for row, key in enumerate(cached_keys)}
 
-    keys = [text_key(t) for t in texts]
     missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in row_of}.items())
     if missing:
-        fresh = encoder.encode([t for _, t in missing])
-        cached = fresh if not len(cached) else np.vstack([cached, fresh])
+        fresh = encode([t for _, t in missing])
+        cached = fresh if cached is None else store.stack([cached, fresh])
         for key, _ in missing:
             row_of[key] = len(cached_keys)
             cached_keys.append(key)
         folder.mkdir(parents=True, exist_ok=True)
-        write_npy(cached, vectors_file)
+        store.write(cached, folder / store.name)
         write_lines(cached_keys, keys_file)
-
-    vectors = cached[[row_of[k] for k in keys]] if keys else np.zeros((0, 0), dtype=np.float32)
-    return EmbeddingResult(vectors=vectors, n_embedded=len(missing), n_reused=len(set(keys)) - len(missing))
+    if not keys:
+        return encode([]), 0
+    return cached[np.array([row_of[k] for k in keys])], len(missing)

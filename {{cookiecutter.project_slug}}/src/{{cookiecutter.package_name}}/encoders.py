@@ -7,6 +7,10 @@ Two backends share one interface, chosen by `encoder.backend` in params.yaml:
 - ``sentence-transformers``: a pretrained model read from a local folder
   (``encoder.sentence_transformers.model_path``); never downloaded at run time.
 
+Either way the encoder also holds a BM25 model of the knowledge base
+(`lexical.py`) and the weight of the dense scores against it: retrieval ranks by
+a blend of both (hybrid retrieval, see `vector_index.py`).
+
 An encoder is saved as a folder so both backends fit the same DVC outputs.
 """
 
@@ -16,7 +20,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +31,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer
 
 from .io import write_json
+from .lexical import Lexical
 from .models import load_model, save_model
 
 BACKENDS = ("tfidf-svd", "sentence-transformers")
 SKOPS_FILE = "encoder.skops"
 META_FILE = "encoder.json"
+LEXICAL_DIR = "lexical"
 
 
 def fit_tfidf_svd(texts: Sequence[str], params: dict[str, Any]):
@@ -49,33 +55,58 @@ def fit_tfidf_svd(texts: Sequence[str], params: dict[str, Any]):
     return encoder.fit(list(texts))
 
 
-def build_encoder(backend: str, texts: Sequence[str], params: dict[str, Any], out_dir: str | os.PathLike) -> None:
-    """Create the encoder folder `out_dir` for `backend` from `texts` and the encoder params."""
+def build_encoder(
+    backend: str,
+    documents: Sequence[str],
+    params: dict[str, Any],
+    out_dir: str | os.PathLike,
+    extra_texts: Sequence[str] = (),
+) -> None:
+    """Create the encoder folder `out_dir` for `backend` from the encoder params.
+
+    `documents` are the texts retrieval searches (the KB): the BM25 model is
+    fitted on them alone, so its statistics are the corpus's. `tfidf-svd` learns
+    its vocabulary from `documents` plus `extra_texts` (the training tickets), so
+    it also knows the words customers use.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"encoder.backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    hybrid = params["hybrid"]
+    if not 0 <= hybrid["dense_weight"] <= 1:
+        raise ValueError(f"encoder.hybrid.dense_weight must be between 0 and 1, not {hybrid['dense_weight']!r}")
     out = Path(out_dir)
     if out.exists():
         shutil.rmtree(out)
-    meta: dict[str, Any] = {"backend": backend}
+    meta: dict[str, Any] = {"backend": backend, "dense_weight": float(hybrid["dense_weight"])}
     if backend == "tfidf-svd":
         out.mkdir(parents=True)
-        save_model(fit_tfidf_svd(texts, params["tfidf_svd"]), out / SKOPS_FILE)
+        save_model(fit_tfidf_svd([*documents, *extra_texts], params["tfidf_svd"]), out / SKOPS_FILE)
     else:
         settings = params["sentence_transformers"]
         _load_sentence_transformer(settings["model_path"])  # fails early, and clearly, on a bad folder
         # a byte-for-byte copy: re-saving would stamp library versions into the files
         shutil.copytree(settings["model_path"], out, copy_function=shutil.copyfile)
         meta["batch_size"] = settings["batch_size"]
+    if hybrid["dense_weight"] < 1:
+        Lexical.fit(documents, hybrid["bm25"]).save(out / LEXICAL_DIR)
     write_json(meta, out / META_FILE)
 
 
 class Encoder:
-    """A loaded encoder: `encode(texts)` returns L2-normalised float32 rows."""
+    """A loaded encoder.
+
+    `encode(texts)` returns L2-normalised float32 rows; `lexical`, when the
+    encoder is hybrid, turns texts into BM25 term rows; `dense_weight` is the
+    share of the dense scores in the blend (1.0: dense only).
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         meta = json.loads((self.path / META_FILE).read_text(encoding="utf-8"))
         self.backend, self.batch_size = meta["backend"], meta.get("batch_size")
+        self.dense_weight = float(meta.get("dense_weight", 1.0))
+        lexical_dir = self.path / LEXICAL_DIR
+        self.lexical = Lexical.load(lexical_dir) if lexical_dir.is_dir() else None
         if self.backend == "tfidf-svd":
             self._model = load_model(self.path / SKOPS_FILE)
         else:
@@ -83,8 +114,17 @@ class Encoder:
 
     @property
     def fingerprint(self) -> str:
-        """Hash of every file of the encoder: the key of the embedding cache."""
-        return folder_sha256(self.path)
+        """Hash of the files that make the dense vectors: the key of their embedding cache.
+
+        The BM25 model and `encoder.json` (the blend weight) are left out, so
+        changing the weight or the BM25 settings reuses every cached vector.
+        """
+        return folder_sha256(self.path, exclude={META_FILE, LEXICAL_DIR})
+
+    @property
+    def lexical_fingerprint(self) -> str | None:
+        """Hash of the BM25 model: the key of the cached BM25 rows."""
+        return folder_sha256(self.path / LEXICAL_DIR) if self.lexical else None
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -97,13 +137,20 @@ class Encoder:
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def query_terms(self, texts: Sequence[str]):
+        """BM25 query rows of `texts`, or None when the encoder is dense only."""
+        return self.lexical.query_terms(list(texts)) if self.lexical else None
 
-def folder_sha256(path: str | os.PathLike) -> str:
-    """Hash a folder's relative file names and contents, in sorted order."""
+
+def folder_sha256(path: str | os.PathLike, exclude: Collection[str] = ()) -> str:
+    """Hash a folder's relative file names and contents, in sorted order, skipping top-level names in `exclude`."""
     root = Path(path)
     digest = hashlib.sha256()
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(file.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        relative = file.relative_to(root)
+        if relative.parts[0] in exclude:
+            continue
+        digest.update(relative.as_posix().encode("utf-8") + b"\0")
         digest.update(file.read_bytes())
     return digest.hexdigest()
 

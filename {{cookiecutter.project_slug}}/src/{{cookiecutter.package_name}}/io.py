@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,12 @@ def write_bytes(data: bytes, path: str | os.PathLike) -> None:
     """Write `data` to `path` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def copy_file(source: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Copy `source` to `path` byte for byte, atomically, streaming (a 1 GB file never sits in memory)."""
+    with atomic_path(path) as tmp:
+        shutil.copyfile(source, tmp)
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:

@@ -9,15 +9,42 @@ from collections.abc import Sequence
 
 import numpy as np
 
+# Scores of at most this many (query, vector) pairs are held at once: 32 M float32 = 128 MB.
+SCORE_BLOCK = 32 * 1024 * 1024
+
 
 def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     """Row indices of the `k` most similar vectors per query, best first.
 
-    Ties are broken by row order (stable sort) so results are reproducible.
+    Ties are broken by row order, as a stable sort of all scores would break
+    them, so results are reproducible. Queries are scored in blocks so memory
+    stays bounded (`SCORE_BLOCK` scores) whatever the number of queries, and
+    each row keeps its top `k` with a partial sort: linear in the number of
+    vectors instead of n log n.
     """
     k = min(k, len(vectors))
-    scores = queries @ vectors.T
-    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    out = np.empty((len(queries), k), dtype=np.intp)
+    step = max(1, SCORE_BLOCK // max(1, len(vectors)))
+    for start in range(0, len(queries), step):
+        scores = queries[start : start + step] @ vectors.T
+        for row, row_scores in enumerate(scores):
+            out[start + row] = top_k(row_scores, k)
+    return out
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the `k` highest `scores`, best first, ties by index: `argsort(-scores, stable)[:k]`, faster."""
+    if k == 0:
+        return np.empty(0, dtype=np.intp)
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")[:k]
+    negated = -scores
+    kth = np.partition(negated, k - 1)[k - 1]
+    # every index scoring at least the k-th best, ties included, in index order; then a stable sort picks the top k
+    candidates = np.flatnonzero(negated <= kth)
+    if len(candidates) < k:  # NaN scores: fall back to the full sort, which places them last
+        return np.argsort(negated, kind="stable")[:k]
+    return candidates[np.argsort(negated[candidates], kind="stable")[:k]]
 
 
 def recall_at_k(ranked: Sequence[Sequence[str]], expected: Sequence[str], k: int) -> float:

@@ -1,16 +1,19 @@
 """Stage `embed`: embed the knowledge base with the production encoder.
 
-Only articles whose text or encoder changed are embedded again; the others
-come from the content-hash keyed cache (`embed.cache_dir`).
+Writes the articles' vectors and, for a hybrid encoder, their BM25 rows
+(`terms/`). Only articles whose text or encoder changed are embedded again;
+the others come from the content-hash keyed cache (`embed.cache_dir`).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from ..embeddings import embed_texts
 from ..encoders import Encoder
 from ..io import read_csv, write_lines, write_npy
+from ..lexical import write_csr
 from ..params import load_params
 from ..runner import run_stage
 from ..text import kb_documents
@@ -23,8 +26,12 @@ def main() -> int:
     kb = read_csv("data/validated/kb.csv")
     encoder = Encoder("models/production/encoder")
     result = embed_texts(encoder, kb_documents(kb), params["cache_dir"])
+    if OUT_DIR.exists():
+        shutil.rmtree(OUT_DIR)  # no BM25 rows left behind by an earlier hybrid encoder
     write_npy(result.vectors, OUT_DIR / "vectors.npy")
     write_lines(kb["id"].tolist(), OUT_DIR / "ids.txt")
+    if result.terms is not None:
+        write_csr(result.terms, OUT_DIR / "terms")
     print(
         f"embed: {len(kb)} articles, {result.n_embedded} embedded, {result.n_reused} reused from cache "
         f"(dim {result.vectors.shape[1]})"

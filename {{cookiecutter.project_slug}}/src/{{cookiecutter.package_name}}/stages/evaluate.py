@@ -1,7 +1,8 @@
 """Stage `evaluate`: measure the candidate models before anything is promoted.
 
 - classification: accuracy, macro-F1 and per-class scores on the test split;
-- retrieval: recall@k and MRR of the candidate encoder on the golden queries;
+- retrieval: recall@k and MRR of the candidate encoder (hybrid: dense + BM25) on
+  the golden queries;
 - must-pass tickets (`golden/must_pass_tickets.csv`): regression cases the team
   adds whenever it fixes a failure; each must be classified correctly.
 
@@ -22,9 +23,10 @@ from ..encoders import Encoder
 from ..io import read_csv, write_json
 from ..models import load_model
 from ..params import load_params
-from ..retrieval import exact_search, mean_reciprocal_rank, recall_at_k
+from ..retrieval import mean_reciprocal_rank, recall_at_k
 from ..runner import StageError, run_stage
 from ..text import kb_documents
+from ..vector_index import build_index
 
 OUT_DIR = Path("metrics/evaluate")
 MUST_PASS_FILE = Path("golden/must_pass_tickets.csv")
@@ -49,10 +51,11 @@ def classification_metrics(y_true: pd.Series, y_pred: list[str], labels: list[st
 
 
 def retrieval_ranking(encoder: Encoder, kb: pd.DataFrame, queries: pd.DataFrame, k: int, cache_dir: str):
-    """Top-`k` KB ids per golden query, by exact search over the candidate's embeddings."""
-    documents = embed_texts(encoder, kb_documents(kb), cache_dir).vectors
-    query_vectors = encoder.encode(queries["query"].tolist())
-    rows = exact_search(documents, query_vectors, k)
+    """Top-`k` KB ids per golden query, by exact (hybrid, if the encoder is) search over the candidate's embeddings."""
+    documents = embed_texts(encoder, kb_documents(kb), cache_dir)
+    index = build_index("exact", kb["id"].tolist(), documents.vectors, {}, documents.terms)
+    texts = queries["query"].tolist()
+    rows = index.search(encoder.encode(texts), k, encoder.query_terms(texts), encoder.dense_weight)
     ids = kb["id"].to_numpy()
     return [ids[r].tolist() for r in rows]
 

@@ -3,7 +3,9 @@
 With the ``tfidf-svd`` backend the encoder is fitted on the knowledge base and
 the training tickets, so it learns the vocabulary customers and articles use.
 With ``sentence-transformers`` the local pretrained model is copied in, which
-pins the exact model version in DVC.
+pins the exact model version in DVC. Either way, unless
+``encoder.hybrid.dense_weight`` is 1, a BM25 model of the knowledge base is
+fitted alongside, for hybrid retrieval.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ def main() -> int:
     params = load_params()["encoder"]
     kb = read_csv("data/validated/kb.csv")
     train = read_csv("data/split/train.csv")
-    texts = kb_documents(kb) + train["text"].tolist()
-    build_encoder(params["backend"], texts, params, OUT_DIR)
+    build_encoder(params["backend"], kb_documents(kb), params, OUT_DIR, extra_texts=train["text"].tolist())
     source = (
-        f"{len(texts)} texts" if params["backend"] == "tfidf-svd" else params["sentence_transformers"]["model_path"]
+        f"{len(kb)} articles and {len(train)} tickets"
+        if params["backend"] == "tfidf-svd"
+        else params["sentence_transformers"]["model_path"]
     )
-    print(f"train_encoder: {params['backend']} encoder from {source} -> {OUT_DIR}")
+    hybrid = f", BM25 blended with dense weight {params['hybrid']['dense_weight']}"
+    print(f"train_encoder: {params['backend']} encoder from {source}{hybrid} -> {OUT_DIR}")
     return 0
 
 

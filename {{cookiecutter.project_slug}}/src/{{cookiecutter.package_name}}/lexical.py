@@ -1,0 +1,113 @@
+"""BM25 term weights: the exact-word half of hybrid retrieval.
+
+Dense vectors find paraphrases but blur the rare, exact words a search often
+hinges on (an error code, a product or function name). BM25 scores those. The
+model is fitted on the knowledge base (document frequencies and mean length);
+an article becomes a sparse row of BM25 term weights, a query a 0/1 row of the
+terms it contains, and their dot product is the article's BM25 score.
+
+A fitted model is a folder of plain files, no pickle: `vocabulary.txt` (one
+term per line, in column order), `idf.npy` and `lexical.json` (settings).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer
+
+from .io import read_json, read_lines, write_json, write_lines, write_npy
+
+CSR_PARTS = ("data", "indices", "indptr", "shape")
+
+
+class Lexical:
+    """A fitted BM25 model (Robertson-Sparck Jones idf, saturation `k1`, length normalisation `b`)."""
+
+    def __init__(self, vocabulary: list[str], idf: np.ndarray, settings: dict[str, Any]):
+        self.idf, self.settings = idf.astype(np.float32), settings
+        self._vectorizer = _vectorizer(settings, vocabulary)
+
+    @classmethod
+    def fit(cls, documents: Sequence[str], params: dict[str, Any]) -> Lexical:
+        """Learn the vocabulary, idf and mean document length of `documents` (the KB)."""
+        vectorizer = _vectorizer(params)
+        counts = vectorizer.fit_transform(documents).tocsr()
+        n_docs = counts.shape[0]
+        df = np.bincount(counts.indices, minlength=counts.shape[1])
+        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        settings = {
+            "k1": float(params["k1"]),
+            "b": float(params["b"]),
+            "stop_words": bool(params["stop_words"]),
+            "avgdl": round(float(counts.sum()) / max(1, n_docs), 6),
+        }
+        return cls(vectorizer.get_feature_names_out().tolist(), idf, settings)
+
+    def document_weights(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """BM25 term weights of `texts` as documents: one sparse float32 row per text."""
+        counts = self._vectorizer.transform(texts).astype(np.float32)
+        k1, b, avgdl = self.settings["k1"], self.settings["b"], self.settings["avgdl"]
+        lengths = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
+        norm = k1 * (1 - b + b * lengths / max(avgdl, 1e-9))
+        tf = counts.data
+        rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+        counts.data = self.idf[counts.indices] * tf * (k1 + 1) / (tf + norm[rows])
+        return _canonical(counts)
+
+    def query_terms(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """The known terms of each query as a 0/1 row (a repeated word counts once)."""
+        terms = self._vectorizer.transform(texts).astype(np.float32)
+        terms.data[:] = 1.0
+        return _canonical(terms)
+
+    def save(self, folder: str | os.PathLike) -> None:
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        write_lines(self._vectorizer.get_feature_names_out().tolist(), out / "vocabulary.txt")
+        write_npy(self.idf, out / "idf.npy")
+        write_json(self.settings, out / "lexical.json")
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> Lexical:
+        path = Path(folder)
+        return cls(read_lines(path / "vocabulary.txt"), np.load(path / "idf.npy"), read_json(path / "lexical.json"))
+
+
+def _vectorizer(settings: dict[str, Any], vocabulary: list[str] | None = None) -> CountVectorizer:
+    """Word unigrams, lower-cased; `vocabulary` fixes the columns of a fitted model."""
+    return CountVectorizer(
+        stop_words="english" if settings["stop_words"] else None,
+        vocabulary={term: i for i, term in enumerate(vocabulary)} if vocabulary is not None else None,
+        dtype=np.float32,
+    )
+
+
+def _canonical(matrix: sp.spmatrix) -> sp.csr_matrix:
+    """Float32 CSR with sorted indices and one index dtype: the same matrix always has the same bytes."""
+    csr = sp.csr_matrix(matrix, dtype=np.float32)
+    csr.sort_indices()
+    index_dtype = np.int32 if max(csr.nnz, *csr.shape) < np.iinfo(np.int32).max else np.int64
+    csr.indices, csr.indptr = csr.indices.astype(index_dtype), csr.indptr.astype(index_dtype)
+    return csr
+
+
+def write_csr(matrix: sp.csr_matrix, folder: str | os.PathLike) -> None:
+    """Save a CSR matrix as .npy files, byte-identical for the same matrix (`save_npz` stamps zip times)."""
+    csr = _canonical(matrix)
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, array in zip(CSR_PARTS, [csr.data, csr.indices, csr.indptr, np.array(csr.shape, np.int64)], strict=True):
+        write_npy(array, out / f"{name}.npy")
+
+
+def read_csr(folder: str | os.PathLike, mmap: bool = False) -> sp.csr_matrix:
+    """Load a matrix saved by `write_csr`; with `mmap`, its arrays are memory-mapped, not read."""
+    mode = "r" if mmap else None
+    data, indices, indptr, shape = (np.load(Path(folder) / f"{name}.npy", mmap_mode=mode) for name in CSR_PARTS)
+    return sp.csr_matrix((data, indices, indptr), shape=tuple(int(n) for n in shape))
