@@ -37,8 +37,8 @@ def unique(values: pd.Series) -> bool:
     return not values.dropna().duplicated().any()
 
 
-def check_tickets(df: pd.DataFrame, settings: dict, labels: list[str]) -> dict[str, bool]:
-    tickets = settings["tickets"]
+def check_tickets(df: pd.DataFrame, settings: dict) -> dict[str, bool]:
+    tickets, labels = settings["tickets"], settings["labels"]
     created = pd.to_datetime(df["created_at"], format="ISO8601", utc=True, errors="coerce").dt.tz_localize(None)
     low, high = (pd.Timestamp(tickets["created_at"][key]) for key in ("min", "max"))
     return {
@@ -87,7 +87,7 @@ def main() -> int:
         settings = yaml.safe_load(f)["validate"]
     frames = {table: read_csv(RAW_DIR / f"{table}.csv") for table in ("tickets", "kb", "queries")}
     results = {
-        "tickets": check_tickets(frames["tickets"], settings, settings["labels"]),
+        "tickets": check_tickets(frames["tickets"], settings),
         "kb": check_kb(frames["kb"], settings),
         "queries": check_queries(frames["queries"], frames["kb"], settings),
     }

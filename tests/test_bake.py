@@ -48,6 +48,7 @@ PACKAGE_FILES = [
     "encoders.py",
     "gate.py",
     "io.py",
+    "lexical.py",
     "metrics.py",
     "models.py",
     "params.py",
@@ -84,6 +85,7 @@ COMMON_FILES = {
             "conftest",
             "test_embeddings",
             "test_gate",
+            "test_lexical",
             "test_metrics",
             "test_models",
             "test_pipeline_definition",
@@ -91,6 +93,7 @@ COMMON_FILES = {
             "test_retrieval",
             "test_runner",
             "test_sample_data",
+            "test_split",
             "test_validate",
             "test_vector_index",
         )
@@ -262,6 +265,7 @@ def test_bake_without_git_and_dvc_prints_the_commands(tmp_path):
 
 
 def test_template_code_is_ruff_clean():
-    """The hooks, tests and benchmark of this repository itself (the baked code is checked above)."""
-    run([sys.executable, "-m", "ruff", "check", "--no-cache", "hooks", "tests", "benchmarks"], TEMPLATE_DIR)
-    run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "hooks", "tests", "benchmarks"], TEMPLATE_DIR)
+    """The hooks, tests, benchmarks and docs scripts of this repository, as `make lint` checks them."""
+    paths = ["hooks", "tests", "benchmarks", "docs"]
+    run([sys.executable, "-m", "ruff", "check", "--no-cache", *paths], TEMPLATE_DIR)
+    run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", *paths], TEMPLATE_DIR)

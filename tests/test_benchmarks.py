@@ -65,6 +65,9 @@ def test_tiny_benchmark_writes_every_figure_the_json_and_the_plot(tmp_path):
 
     assert results["classifier"]["ran"] == ["train_classifier", "evaluate", "promote"]
     assert results["classifier"]["ratio"]["median"] > 0
+    kb_edit = results["kb_edit"]  # the default encoder is fitted on the KB: an edit refits it, and all downstream
+    assert kb_edit["ran"] == ["validate", "train_encoder", "evaluate", "promote", "embed", "index"]
+    assert kb_edit["edited"] == 1 and kb_edit["ratio"]["median"] > 0
 
     noop = results["noop"]
     assert noop["stages"] == len(STAGES)
@@ -89,7 +92,8 @@ def test_tiny_benchmark_writes_every_figure_the_json_and_the_plot(tmp_path):
     assert {(r["data"], r["backend"], r["n"]) for r in rows} >= {
         ("synthetic", backend, n) for backend in ("exact", "hnsw") for n in (1000, 5000)
     }
-    assert all(r["p50_ms"] > 0 and r["p95_ms"] >= r["p50_ms"] and 0 < r["recall_at_10"] <= 1 for r in rows)
+    assert all(r["p50_ms"] > 0 and r["p95_ms"] >= r["p50_ms"] and 0 < r["recall"] <= 1 for r in rows)
+    assert all(r["recall"] == 1 for r in rows if r["backend"] == "exact")
 
     assert len(results["targets"]) == 8
     assert all(isinstance(t["passed"], bool) and isinstance(t["value"], (int, float)) for t in results["targets"])

@@ -168,6 +168,7 @@ def test_exp_show_lists_the_experiment_with_its_params_and_metrics(single_experi
 
 
 def test_set_param_changes_only_that_line_of_params_yaml(single_experiment):
+    """DVC re-dumps params.yaml with ruamel.yaml; the template's file is in that style, so one value is one line."""
     project, _ = single_experiment
     diff = run(["git", "diff", "-U0", "--", "params.yaml"], project).stdout
     changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
