@@ -153,6 +153,7 @@ def main() -> int:
         "--backends", nargs="+", default=BACKENDS, choices=BACKENDS, help="sentence-transformers only if installed"
     )
     parser.add_argument("--out", type=Path, help="write retrieval.json and retrieval.png here")
+    parser.add_argument("--doc", type=Path, help="rewrite the table between <!-- retrieval:start/end --> in this file")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="retrieval-quality-") as tmp:
@@ -181,7 +182,40 @@ def main() -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "retrieval.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         plot(results, args.out / "retrieval.png")
+    if args.doc:
+        update_doc(args.doc, markdown(results))
     return 0
+
+
+def table_rows(results: dict[str, Any]) -> list[tuple[str, float, float]]:
+    """(method, recall@5, MRR): the baselines, each backend as shipped and dense only, BM25 alone."""
+    rows = [(name, r["recall_at_5"], r["mrr"]) for name, r in results["baselines"].items()]
+    for backend, r in results["backends"].items():
+        rows.append((f"{backend}, as shipped (dense weight {r['dense_weight']})", *r["shipped"].values()))
+        rows.append((f"{backend}, dense only", *r["dense_only"].values()))
+    if results["backends"]:
+        bm25 = next(iter(results["backends"].values()))["bm25_only"]
+        rows.append(("BM25 only", bm25["recall_at_5"], bm25["mrr"]))
+    return rows
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = ["| method | recall@5 | MRR |", "|---|---|---|"]
+    lines += [f"| {name} | {recall:.4f} | {mrr:.4f} |" for name, recall, mrr in table_rows(results)]
+    costs = [
+        f"`{backend}`: fit {r['fit_s']} s, embedding the documents {r['embed_s']} s, "
+        f"search {r['search_ms_per_query']} ms per query (exact, all {results['pairs']} documents)"
+        for backend, r in results["backends"].items()
+    ]
+    return "\n".join([*lines, "", f"Costs on {results['pairs']} documents, two CPU cores: " + "; ".join(costs) + "."])
+
+
+def update_doc(doc: Path, block: str) -> None:
+    """Replace what lies between the retrieval markers of `doc` with `block`."""
+    text = doc.read_text(encoding="utf-8")
+    start, end = "<!-- retrieval:start -->\n", "<!-- retrieval:end -->"
+    head, rest = text.split(start, 1)
+    doc.write_text(head + start + block + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
@@ -208,15 +242,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    rows = [(name, r["recall_at_5"], r["mrr"]) for name, r in results["baselines"].items()]
-    for backend, r in results["backends"].items():
-        rows.append((f"{backend}, as shipped (dense weight {r['dense_weight']})", *r["shipped"].values()))
-        rows.append((f"{backend}, dense only", *r["dense_only"].values()))
-    bm25 = next(iter(results["backends"].values()))["bm25_only"]
-    rows.append(("BM25 only", bm25["recall_at_5"], bm25["mrr"]))
     print(f"\nRetrieval on {results['pairs']} docstring pairs")
     print(f"{'method':58s} {'recall@5':>9s} {'MRR':>7s}")
-    for name, recall, mrr in rows:
+    for name, recall, mrr in table_rows(results):
         print(f"{name:58s} {recall:9.4f} {mrr:7.4f}")
     for backend, r in results["backends"].items():
         sweep = "  ".join(f"{w}:{q['recall_at_5']:.3f}/{q['mrr']:.3f}" for w, q in r["sweep"].items())

@@ -46,6 +46,17 @@ def test_encoder_param_does_not_refit_the_classifier(reproduced_copy):
     assert ran_stages(repro(reproduced_copy)) == ["train_encoder", "evaluate", "promote", "embed", "index"]
 
 
+def test_a_new_blend_weight_reuses_every_vector_and_changes_retrieval(reproduced_copy):
+    before = json.loads((reproduced_copy / "metrics/evaluate/metrics.json").read_text())["retrieval"]
+    set_param(reproduced_copy, "    dense_weight: 0.3 ", "    dense_weight: 1.0 ")
+    result = repro(reproduced_copy)
+    assert ran_stages(result) == ["train_encoder", "evaluate", "promote", "embed", "index"]
+    assert "embed: 35 articles, 0 embedded, 35 reused from cache" in result.stdout
+    assert not (reproduced_copy / "data/embeddings/terms").exists()  # dense only: no BM25 rows
+    after = json.loads((reproduced_copy / "metrics/evaluate/metrics.json").read_text())["retrieval"]
+    assert after["mrr"] < before["mrr"]  # on the demo data the blend beats the dense half alone
+
+
 def test_generated_project_tests_pass(reproduced_copy):
     result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], reproduced_copy)
     assert " passed" in result.stdout and "failed" not in result.stdout
