@@ -432,10 +432,11 @@ def per_process(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 
 def bench_repro(bench: Bench, size: Size) -> dict[str, Any]:
-    """Full `dvc repro` of a fresh copy of the bake, then on it: a classifier change, a 1 % KB edit (3 entries).
+    """Full `dvc repro` of a fresh copy of the bake, then on that project a classifier change, then a 1 % KB edit.
 
     Each rep runs the three in turn, so every rerun is paired with the full run
-    it follows; ratios are taken per pair.
+    it follows; ratios are taken per pair. Returns the `full_repro`,
+    `classifier` and `kb_edit` entries of the results.
     """
     runs: dict[str, list[dict[str, Any]]] = {"full": [], "classifier": [], "kb_edit": []}
     rng = np.random.default_rng(0)
@@ -904,7 +905,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     def stage_bars(ax, stages: dict[str, Any], title: str) -> None:
         # the dvc process's wall spans every stage: only its own CPU goes in the title
         own = stages.get("dvc", {}).get("cpu_s")
-        title += "\nblue: wall s, orange: CPU s, label: peak RSS" + (f"; dvc itself: {own} s CPU" if own else "")
+        title += "\nwall s (blue), CPU s (orange), peak RSS" + (f"; dvc itself {own:.3g} s CPU" if own else "")
         names = [name for name in stages if name != "dvc"]
         y = np.arange(len(names))
         ax.barh(y - 0.2, [stages[n]["wall_s"] for n in names], height=0.4, color="tab:blue")

@@ -25,6 +25,15 @@ def test_saved_model_loads_and_predicts_the_same(tmp_path, texts, labels):
     assert list(load_model(tmp_path / "model.skops").predict(texts)) == list(model.predict(texts))
 
 
+def test_a_pruned_vocabulary_is_saved_as_plain_ints(tmp_path, texts, labels):
+    # max_features leaves numpy ints in vocabulary_, which skops would store one array each
+    model = make_pipeline(TfidfVectorizer(max_features=20), LogisticRegression(random_state=0)).fit(texts, labels)
+    save_model(model, tmp_path / "model.skops")
+    loaded = load_model(tmp_path / "model.skops")
+    assert {type(i) for i in loaded.steps[0][1].vocabulary_.values()} == {int}
+    assert list(loaded.predict(texts)) == list(model.predict(texts))
+
+
 def test_untrusted_types_are_refused_not_loaded(tmp_path):
     sio.dump(Custom(), tmp_path / "custom.skops")
     with pytest.raises(UntrustedModelError, match="Custom"):

@@ -46,13 +46,17 @@ def fit_tfidf_svd(texts: Sequence[str], params: dict[str, Any]):
         TfidfVectorizer(
             ngram_range=tuple(params["ngram_range"]),
             min_df=params["min_df"],
+            max_features=params["max_features"],
             sublinear_tf=params["sublinear_tf"],
             stop_words="english" if params["stop_words"] else None,
         ),
         TruncatedSVD(n_components=params["n_components"], random_state=params["seed"]),
         Normalizer(),
     )
-    return encoder.fit(list(texts))
+    encoder.fit(list(texts))
+    svd = encoder.named_steps["truncatedsvd"]
+    svd.components_ = svd.components_.astype(np.float32)  # half the model file and load time; vectors are float32
+    return encoder
 
 
 def build_encoder(

@@ -13,6 +13,7 @@ import io
 import os
 import re
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import skops.io as sio
@@ -63,7 +64,23 @@ def canonical_skops(raw: bytes) -> bytes:
 
 def save_model(model: Any, path: str | os.PathLike) -> None:
     """Save `model` with skops in canonical form, atomically."""
-    write_bytes(canonical_skops(sio.dumps(model)), path)
+    write_bytes(canonical_skops(sio.dumps(with_plain_vocabularies(model))), path)
+
+
+def with_plain_vocabularies(model: Any) -> Any:
+    """`model` with the vocabulary indices of its text vectorizers as Python ints.
+
+    With `max_features` or `min_df` pruning, scikit-learn leaves them
+    numpy.int64, and skops stores each one as its own array: at 800 k tickets
+    (50 k terms) a classifier took 157 s to save (46 MB) and 7.4 s to load,
+    against 2 s (2.7 MB) and 1.3 s as ints. Predictions are the same.
+    """
+    steps = [step for _, step in getattr(model, "steps", [])] or [model]
+    for step in steps:
+        vocabulary = getattr(step, "vocabulary_", None)
+        if isinstance(vocabulary, dict):
+            step.vocabulary_ = {term: int(index) for term, index in vocabulary.items()}
+    return model
 
 
 def load_model(path: str | os.PathLike, trusted: list[str] | None = None) -> Any:
@@ -72,10 +89,11 @@ def load_model(path: str | os.PathLike, trusted: list[str] | None = None) -> Any
     Raises UntrustedModelError naming the types instead of loading them.
     """
     trusted = list(trusted or [])
-    unknown = [t for t in sio.get_untrusted_types(file=path) if t not in trusted]
+    data = Path(path).read_bytes()  # read once: checked, then loaded
+    unknown = [t for t in sio.get_untrusted_types(data=data) if t not in trusted]
     if unknown:
         raise UntrustedModelError(
             f"{path} contains types that are not trusted: {', '.join(unknown)}. "
             "Inspect the file, then add them to the trusted list if you expect them."
         )
-    return sio.load(path, trusted=trusted or None)
+    return sio.loads(data, trusted=trusted or None)
