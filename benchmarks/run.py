@@ -869,7 +869,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import LogLocator, ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     fig, axes = plt.subplots(3, 3, figsize=(18, 15))
     m = results["machine"]
@@ -880,11 +880,18 @@ def plot(results: dict[str, Any], path: Path) -> None:
         fontsize=12,
     )
 
+    def short_number(value: float) -> str:
+        """1000000 -> 1M, 20000 -> 20k, 0.005 -> 0.005."""
+        for scale, suffix in ((1e6, "M"), (1e3, "k")):
+            if value >= scale:
+                return f"{value / scale:g}{suffix}"
+        return f"{value:g}"
+
     def plain_log_axes(ax, x: bool = True, y: bool = True) -> None:
         """Log scales with plain numbers (1, 2, 5, 10 ...) instead of powers of ten."""
         for axis in [a for a, log in ((ax.xaxis, x), (ax.yaxis, y)) if log]:
             axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            axis.set_major_formatter(ScalarFormatter())
+            axis.set_major_formatter(FuncFormatter(lambda value, _: short_number(value)))
             axis.set_minor_formatter(plt.NullFormatter())
 
     def wall_bars(ax, rows: list[tuple[str, dict[str, Any], str]], title: str) -> None:
