@@ -93,7 +93,6 @@ COMMON_FILES = {
             "test_retrieval",
             "test_runner",
             "test_sample_data",
-            "test_split",
             "test_validate",
             "test_vector_index",
         )

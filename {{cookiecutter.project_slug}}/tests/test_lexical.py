@@ -1,6 +1,7 @@
 import numpy as np
 
-from {{ cookiecutter.package_name }}.lexical import Lexical, read_csr, write_csr
+from {{ cookiecutter.package_name }}.io import read_csr, write_csr
+from {{ cookiecutter.package_name }}.lexical import Lexical
 
 BM25 = {"k1": 1.2, "b": 0.75, "stop_words": False}
 

@@ -22,8 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .encoders import Encoder
-from .io import read_lines, write_lines, write_npy
-from .lexical import read_csr, write_csr
+from .io import read_csr, read_lines, write_csr, write_lines, write_npy
 
 
 @dataclass

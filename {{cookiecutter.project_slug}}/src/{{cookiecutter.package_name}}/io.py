@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
+CSR_PARTS = ("data", "indices", "indptr", "shape")
 _UMASK = os.umask(0)  # the only way to read the umask is to set it, then restore it
 os.umask(_UMASK)
 
@@ -90,3 +92,28 @@ def write_lines(lines: list[str], path: str | os.PathLike) -> None:
 
 def read_lines(path: str | os.PathLike) -> list[str]:
     return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def canonical_csr(matrix: sp.spmatrix) -> sp.csr_matrix:
+    """Float32 CSR with sorted indices and one index dtype: the same matrix always has the same bytes."""
+    csr = sp.csr_matrix(matrix, dtype=np.float32)
+    csr.sort_indices()
+    index_dtype = np.int32 if max(csr.nnz, *csr.shape) < np.iinfo(np.int32).max else np.int64
+    csr.indices, csr.indptr = csr.indices.astype(index_dtype), csr.indptr.astype(index_dtype)
+    return csr
+
+
+def write_csr(matrix: sp.csr_matrix, folder: str | os.PathLike) -> None:
+    """Save a CSR matrix as .npy files, byte-identical for the same matrix (`save_npz` stamps zip times)."""
+    csr = canonical_csr(matrix)
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, array in zip(CSR_PARTS, [csr.data, csr.indices, csr.indptr, np.array(csr.shape, np.int64)], strict=True):
+        write_npy(array, out / f"{name}.npy")
+
+
+def read_csr(folder: str | os.PathLike, mmap: bool = False) -> sp.csr_matrix:
+    """Load a matrix saved by `write_csr`; with `mmap`, its arrays are memory-mapped, not read."""
+    mode = "r" if mmap else None
+    data, indices, indptr, shape = (np.load(Path(folder) / f"{name}.npy", mmap_mode=mode) for name in CSR_PARTS)
+    return sp.csr_matrix((data, indices, indptr), shape=tuple(int(n) for n in shape))

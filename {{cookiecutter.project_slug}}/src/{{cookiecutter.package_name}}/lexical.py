@@ -21,9 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from .io import read_json, read_lines, write_json, write_lines, write_npy
-
-CSR_PARTS = ("data", "indices", "indptr", "shape")
+from .io import canonical_csr, read_json, read_lines, write_json, write_lines, write_npy
 
 
 class Lexical:
@@ -58,13 +56,13 @@ class Lexical:
         tf = counts.data
         rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
         counts.data = self.idf[counts.indices] * tf * (k1 + 1) / (tf + norm[rows])
-        return _canonical(counts)
+        return canonical_csr(counts)
 
     def query_terms(self, texts: Sequence[str]) -> sp.csr_matrix:
         """The known terms of each query as a 0/1 row (a repeated word counts once)."""
         terms = self._vectorizer.transform(texts).astype(np.float32)
         terms.data[:] = 1.0
-        return _canonical(terms)
+        return canonical_csr(terms)
 
     def save(self, folder: str | os.PathLike) -> None:
         out = Path(folder)
@@ -86,28 +84,3 @@ def _vectorizer(settings: dict[str, Any], vocabulary: list[str] | None = None) -
         vocabulary={term: i for i, term in enumerate(vocabulary)} if vocabulary is not None else None,
         dtype=np.float32,
     )
-
-
-def _canonical(matrix: sp.spmatrix) -> sp.csr_matrix:
-    """Float32 CSR with sorted indices and one index dtype: the same matrix always has the same bytes."""
-    csr = sp.csr_matrix(matrix, dtype=np.float32)
-    csr.sort_indices()
-    index_dtype = np.int32 if max(csr.nnz, *csr.shape) < np.iinfo(np.int32).max else np.int64
-    csr.indices, csr.indptr = csr.indices.astype(index_dtype), csr.indptr.astype(index_dtype)
-    return csr
-
-
-def write_csr(matrix: sp.csr_matrix, folder: str | os.PathLike) -> None:
-    """Save a CSR matrix as .npy files, byte-identical for the same matrix (`save_npz` stamps zip times)."""
-    csr = _canonical(matrix)
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, array in zip(CSR_PARTS, [csr.data, csr.indices, csr.indptr, np.array(csr.shape, np.int64)], strict=True):
-        write_npy(array, out / f"{name}.npy")
-
-
-def read_csr(folder: str | os.PathLike, mmap: bool = False) -> sp.csr_matrix:
-    """Load a matrix saved by `write_csr`; with `mmap`, its arrays are memory-mapped, not read."""
-    mode = "r" if mmap else None
-    data, indices, indptr, shape = (np.load(Path(folder) / f"{name}.npy", mmap_mode=mode) for name in CSR_PARTS)
-    return sp.csr_matrix((data, indices, indptr), shape=tuple(int(n) for n in shape))

@@ -30,8 +30,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .io import read_lines, write_lines, write_npy, write_text
-from .lexical import read_csr, write_csr
+from .io import read_csr, read_lines, write_csr, write_lines, write_npy, write_text
 from .retrieval import SCORE_BLOCK, exact_search, top_k
 
 BACKENDS = ("exact", "hnsw")

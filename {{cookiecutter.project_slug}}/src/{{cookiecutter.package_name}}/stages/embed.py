@@ -12,8 +12,7 @@ from pathlib import Path
 
 from ..embeddings import embed_texts
 from ..encoders import Encoder
-from ..io import read_csv, write_lines, write_npy
-from ..lexical import write_csr
+from ..io import read_csv, write_csr, write_lines, write_npy
 from ..params import load_params
 from ..runner import run_stage
 from ..text import kb_documents

@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..encoders import Encoder
-from ..io import read_csv, read_lines, write_json
-from ..lexical import read_csr
+from ..io import read_csr, read_csv, read_lines, write_json
 from ..params import load_params
 from ..retrieval import overlap_at_k
 from ..runner import StageError, run_stage
