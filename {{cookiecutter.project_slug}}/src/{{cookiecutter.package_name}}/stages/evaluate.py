@@ -21,6 +21,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from ..embeddings import embed_texts
 from ..encoders import Encoder
 from ..io import read_csv, write_json
+from ..modelset import file_hashes, manifest_of
 from ..models import load_model
 from ..params import load_params
 from ..retrieval import mean_reciprocal_rank, recall_at_k
@@ -28,6 +29,7 @@ from ..runner import StageError, run_stage
 from ..text import kb_documents
 from ..vector_index import build_index
 
+CANDIDATE = Path("models/candidate")
 OUT_DIR = Path("metrics/evaluate")
 MUST_PASS_FILE = Path("golden/must_pass_tickets.csv")
 DIGITS = 6  # rounding keeps metric files stable and readable
@@ -84,8 +86,9 @@ def main() -> int:
     params = load_params()
     settings = params["evaluate"]
     labels = list(params["validate"]["labels"])
-    classifier = load_model("models/candidate/classifier.skops")
-    encoder = Encoder("models/candidate/encoder")
+    measured = file_hashes(CANDIDATE)  # hashed before loading: promote installs only these bytes
+    classifier = load_model(CANDIDATE / "classifier.skops")
+    encoder = Encoder(CANDIDATE / "encoder")
     test = read_csv("data/split/test.csv")
     kb = read_csv("data/validated/kb.csv")
     queries = read_csv("data/validated/queries.csv")
@@ -132,6 +135,7 @@ def main() -> int:
             title="Retrieval recall@k (golden queries)",
         )
     write_json(must_pass, OUT_DIR / "must_pass.json")
+    write_json(manifest_of(measured), OUT_DIR / "models.json")
 
     shown = ", ".join(f"{k}={v}" for k, v in retrieval.items())
     print(

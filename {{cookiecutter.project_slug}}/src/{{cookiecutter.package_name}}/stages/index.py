@@ -18,12 +18,15 @@ import numpy as np
 
 from ..encoders import Encoder
 from ..io import read_csr, read_csv, read_lines, write_json
+from ..modelset import file_hashes, part_version
 from ..params import load_params
 from ..retrieval import overlap_at_k
 from ..runner import StageError, run_stage
 from ..vector_index import VectorIndex, build_index
 
 OUT_DIR = Path("data/index")
+PRODUCTION = Path("models/production")
+SOURCE_FILE = "source.json"
 TERMS_DIR = Path("data/embeddings/terms")
 
 
@@ -49,10 +52,12 @@ def main() -> int:
     settings = params["index"]
     vectors = np.load("data/embeddings/vectors.npy")
     ids = read_lines("data/embeddings/ids.txt")
-    encoder = Encoder("models/production/encoder")
+    encoder = Encoder(PRODUCTION / "encoder")
     terms = read_csr(TERMS_DIR) if encoder.lexical is not None else None
     index = build_index(settings["backend"], ids, vectors, settings, terms)
     index.save(OUT_DIR)
+    # which encoder the index belongs to: a service refuses an index built with another one
+    write_json({"encoder": part_version(file_hashes(PRODUCTION, ("encoder",)), "encoder")}, OUT_DIR / SOURCE_FILE)
 
     texts = read_csv("data/validated/queries.csv")["query"].tolist()
     k = settings["k"]

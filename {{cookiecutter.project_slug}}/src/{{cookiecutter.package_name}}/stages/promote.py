@@ -2,29 +2,35 @@
 
 Every metric named under `gate.thresholds` in params.yaml must reach its floor,
 and (with `gate.require_must_pass`) every must-pass ticket must be classified
-correctly. If so, the candidate models are copied byte for byte into
-`models/production/`; an unchanged encoder therefore keeps its hash and `embed`
-and `index` stay up to date. If not, the stage prints what fell short and
-exits 1, and `models/production/` is left exactly as it was (its outputs are
-declared `persist: true`, so DVC does not delete them before the stage runs).
+correctly. The candidate on disk must also be exactly the model set `evaluate`
+measured (`metrics/evaluate/models.json` lists its files' SHA-256): a model
+retrained or replaced after evaluation is refused, never promoted unmeasured.
+
+If everything holds, the candidate set is installed into `models/production/` in
+one atomic switch (`modelset.install`): whenever the process stops, production is
+the old set or the new one, never a mix. An unchanged encoder keeps its bytes, so
+`embed` and `index` stay up to date. If not, the stage prints what fell short and
+exits 1, and `models/production/` is left exactly as it was (the output is
+declared `persist: true`, so DVC does not delete it before the stage runs).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from ..io import read_json
+from ..modelset import file_hashes, install, recover
 from ..params import flatten, load_params
 from ..runner import StageError, run_stage
 
 CANDIDATE = Path("models/candidate")
 PRODUCTION = Path("models/production")
-MODELS = ("classifier.skops", "encoder")
+MEASURED = Path("metrics/evaluate/models.json")
+# Test hook: stop the process right after this many file operations of the switch (tests/test_promote.py).
+STOP_AFTER_ENV = "PROMOTE_STOP_AFTER_STEP"
 
 
 def check_thresholds(metrics: dict, thresholds: dict) -> tuple[list[tuple[str, float, float, bool]], list[str]]:
@@ -54,27 +60,40 @@ def format_table(rows: list[tuple[str, float, float, bool]]) -> str:
     return "\n".join(lines)
 
 
-def copy_into_production(candidate: Path, production: Path) -> None:
-    """Copy each candidate model byte for byte; each replacement is atomic."""
-    production.mkdir(parents=True, exist_ok=True)
-    for name in MODELS:
-        source, target = candidate / name, production / name
-        staging = Path(tempfile.mkdtemp(dir=production, prefix=f".{name}."))
-        try:
-            staged = staging / name
-            if source.is_dir():
-                shutil.copytree(source, staged, copy_function=shutil.copyfile)
-                if target.exists():  # a folder cannot be replaced in one step: move the old one aside
-                    os.replace(target, staging / "previous")
-            else:
-                shutil.copyfile(source, staged)
-            os.replace(staged, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+def check_measured(candidate: Path, measured: dict) -> dict[str, str]:
+    """The candidate's file hashes, refused unless they are exactly those `evaluate` measured."""
+    actual = file_hashes(candidate)
+    expected = measured.get("files") or {}
+    changed = sorted(path for path in set(actual) | set(expected) if actual.get(path) != expected.get(path))
+    if changed:
+        raise StageError(
+            f"REFUSED: {', '.join(str(candidate / path) for path in changed)} is not what evaluate measured "
+            "(retrained or replaced since); models/production/ is unchanged. Run `dvc repro` to evaluate it first."
+        )
+    return actual
+
+
+def stop_after_steps(limit: str | None):
+    """The test hook's checkpoint: exit at once, as a killed process would, after `limit` file operations."""
+    if not limit:
+        return lambda step: None
+    count = {"steps": 0}
+
+    def checkpoint(step: str) -> None:
+        count["steps"] += 1
+        if count["steps"] >= int(limit):
+            print(f"promote: stopped after step {count['steps']} ({step})", file=sys.stderr, flush=True)
+            os._exit(137)
+
+    return checkpoint
 
 
 def main() -> int:
     gate = load_params()["gate"]
+    repaired = recover(PRODUCTION)
+    if repaired:
+        print(f"promote: {repaired}")
+    expected = check_measured(CANDIDATE, read_json(MEASURED))  # the metrics below are this set's, and no other's
     metrics = read_json("metrics/evaluate/metrics.json")
     must_pass = read_json("metrics/evaluate/must_pass.json")
 
@@ -100,8 +119,11 @@ def main() -> int:
             )
         return 1
 
-    copy_into_production(CANDIDATE, PRODUCTION)
-    print(f"promote: every floor met and {len(must_pass)} must-pass tickets passed; promoted to {PRODUCTION}/")
+    manifest = install(CANDIDATE, PRODUCTION, expected, stop_after_steps(os.environ.get(STOP_AFTER_ENV)))
+    print(
+        f"promote: every floor met and {len(must_pass)} must-pass tickets passed; "
+        f"model set {manifest['version']} promoted to {PRODUCTION}/"
+    )
     print(table)
     return 0
 
