@@ -75,13 +75,13 @@ def test_an_exact_name_wins_over_a_pattern():
 @pytest.mark.parametrize(
     ("rules", "message"),
     [
-        ({"m": {"direction": "up"}}, "must be 'higher' or 'lower'"),
-        ({"m": {"direction": "higher", "abs_tol": -1}}, "abs_tol must be a number >= 0"),
-        ({"m": {"direction": "higher", "rel_tol": "5%"}}, "rel_tol must be a number >= 0"),
-        ({"m": {"direction": "higher", "required": "yes"}}, "required must be true or false"),
-        ({"m": {"direction": "higher", "tolerance": 1}}, "unknown field(s) tolerance"),
-        ({"m": 0.01}, "must be a mapping"),
-        (["m"], "must map metric names to rules"),
+        ({"m": {"direction": "up"}}, "gate.regression.m.direction must be one of 'higher', 'lower', got 'up'"),
+        ({"m": {"direction": "higher", "abs_tol": -1}}, "gate.regression.m.abs_tol must be a number ≥ 0, got -1"),
+        ({"m": {"direction": "higher", "rel_tol": "5%"}}, "gate.regression.m.rel_tol must be a number ≥ 0, got '5%'"),
+        ({"m": {"direction": "higher", "required": "yes"}}, "gate.regression.m.required must be true or false"),
+        ({"m": {"direction": "higher", "tolerance": 1}}, "gate.regression.m.tolerance is not a known key"),
+        ({"m": 0.01}, "gate.regression.m must be a mapping with the keys direction"),
+        (["m"], "gate.regression must be a mapping of names to"),
     ],
 )
 def test_bad_rules_are_refused_with_their_key(rules, message):

@@ -36,11 +36,9 @@ import yaml
 
 from .io import write_text
 from .metrics import read_metrics
-from .params import flatten, load_params
+from .params import ParamsError, RegressionRule, check, flatten, load_params
 
 EXIT_PASS, EXIT_REGRESSION, EXIT_CANNOT_COMPARE = 0, 1, 2
-RULE_FIELDS = {"direction", "abs_tol", "rel_tol", "required"}
-DIRECTIONS = ("higher", "lower")
 # Metrics are rounded when written; a difference below this is float noise, not a change.
 EPSILON = 1e-9
 REPORT_MARKER = "<!-- regression-gate-report -->"
@@ -123,34 +121,12 @@ def is_number(value: Any) -> bool:
 
 
 def parse_rules(raw: Any) -> list[Rule]:
-    """Validate `gate.regression`: a mapping of metric name (or glob pattern) to its rule."""
-    if raw is None:
-        return []
-    if not isinstance(raw, dict):
-        raise GateError(f"gate.regression must map metric names to rules, not {type(raw).__name__}")
-    rules = []
-    for pattern, spec in raw.items():
-        where = f"gate.regression.{pattern}"
-        if not isinstance(spec, dict):
-            raise GateError(f"{where} must be a mapping with direction, abs_tol, rel_tol, required; not {spec!r}")
-        unknown = sorted(set(spec) - RULE_FIELDS)
-        if unknown:
-            allowed = ", ".join(sorted(RULE_FIELDS))
-            raise GateError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {allowed}")
-        direction = spec.get("direction")
-        if direction not in DIRECTIONS:
-            raise GateError(f"{where}.direction must be 'higher' or 'lower' (which way is better), not {direction!r}")
-        tolerances = {}
-        for name in ("abs_tol", "rel_tol"):
-            value = spec.get(name, 0.0)
-            if not is_number(value) or value < 0 or math.isinf(value):
-                raise GateError(f"{where}.{name} must be a number >= 0, not {value!r}")
-            tolerances[name] = float(value)
-        required = spec.get("required", True)
-        if not isinstance(required, bool):
-            raise GateError(f"{where}.required must be true or false, not {required!r}")
-        rules.append(Rule(str(pattern), direction, required=required, **tolerances))
-    return rules
+    """`gate.regression` as rules, checked against the params schema: a mapping of metric name (or glob) to rule."""
+    try:
+        checked = check(raw, dict[str, RegressionRule] | None, prefix="gate.regression")
+    except ParamsError as err:
+        raise GateError(str(err)) from None
+    return [Rule(str(pattern), **rule.model_dump()) for pattern, rule in (checked or {}).items()]
 
 
 def rule_for(metric: str, rules: list[Rule]) -> Rule | None:
@@ -307,7 +283,11 @@ def default_base() -> str:
 
 def run_gate(base: str, params_file: str = "params.yaml") -> GateResult:
     """Compare the workspace with `base` under the rules in `params_file`."""
-    rules = parse_rules(((load_params(params_file) or {}).get("gate") or {}).get("regression"))
+    try:
+        params = load_params(params_file)
+    except ParamsError as err:
+        raise GateError(str(err)) from None
+    rules = parse_rules(params["gate"].get("regression"))
     commit = resolve_commit(base)
     current = read_current_metrics()
     base_metrics = read_base_metrics(base)

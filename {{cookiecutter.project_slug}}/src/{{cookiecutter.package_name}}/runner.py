@@ -3,6 +3,8 @@
 - Numerical libraries (BLAS, OpenMP) are limited to one thread: with more,
   floating-point sums are reordered and a model's bytes depend on the machine's
   core count, so `dvc.lock` would differ between a laptop and CI.
+- params.yaml is checked against its schema (`params.py`) before the stage does
+  any work, so a bad value stops the first stage that runs, whichever it is.
 - Expected problems (bad params, missing or malformed inputs, untrusted model
   files) end the stage with `<stage>: <message>` and exit code 1 instead of a
   traceback. Set `PIPELINE_DEBUG=1` to see the traceback.
@@ -29,7 +31,10 @@ EXPECTED_ERRORS = (StageError, FileNotFoundError, ImportError, KeyError, ValueEr
 def run_stage(main: Callable[[], int]) -> NoReturn:
     """Run a stage's `main` and exit with its code."""
     stage = Path(main.__code__.co_filename).stem  # under `python -m`, the module is called __main__
+    from .params import load_params  # params.py needs StageError from here
+
     try:
+        load_params()
         with threadpool_limits(limits=1):
             code = main()
     except EXPECTED_ERRORS as err:
