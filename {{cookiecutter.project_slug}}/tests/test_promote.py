@@ -111,7 +111,9 @@ def test_a_switch_stopped_after_any_step_leaves_one_whole_set_and_recovers(tmp_p
         root = tmp_path / f"run{step}"
         root.mkdir()
         production = root / "production"
-        old = file_hashes(model_set(production, classifier=b"old", encoder=b"old encoder")) if first_production else None
+        old = (
+            file_hashes(model_set(production, classifier=b"old", encoder=b"old encoder")) if first_production else None
+        )
         calls = []
 
         def checkpoint(name, calls=calls, step=step):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,9 +75,13 @@ def cached_rows(
     if keys_file.exists() and (folder / store.name).exists():
         try:
             cached_keys, cached = read_lines(keys_file), store.read(folder / store.name)
-        except (OSError, ValueError):
-            cached = None
-        if cached is None or len(cached_keys) != cached.shape[0]:  # a damaged cache is rebuilt, never trusted
+            damage = (
+                None if len(cached_keys) == cached.shape[0] else f"{len(cached_keys)} keys for {cached.shape[0]} rows"
+            )
+        except Exception as err:  # any unreadable entry (truncated, empty, not an array) is rebuilt
+            damage = f"{type(err).__name__}: {err}"
+        if damage:  # a damaged cache is rebuilt, never trusted
+            print(f"embedding cache {folder} is unreadable ({damage}): rebuilding it", file=sys.stderr)
             cached_keys, cached = [], None
     row_of = {key: row for row, key in enumerate(cached_keys)}
 

@@ -26,6 +26,7 @@ import fnmatch
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -274,7 +275,9 @@ def declared_plots(dvc_yaml: str = "dvc.yaml") -> list[str]:
 
 
 def default_base() -> str:
-    """The branch CI compares against (GitHub Actions, GitLab CI), else `main`."""
+    """`$BASE`, else the branch CI compares against (GitHub Actions, GitLab CI), else `main`."""
+    if os.environ.get("BASE"):
+        return os.environ["BASE"]
     for variable in ("GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"):
         if os.environ.get(variable):
             return f"origin/{os.environ[variable]}"
@@ -316,26 +319,54 @@ def run_gate(base: str, params_file: str = "params.yaml") -> GateResult:
 
 
 def format_value(value: Any) -> str:
+    """A value for a table cell. Numbers as numbers; anything else is text from the change, escaped."""
     if value is None:
         return "–"
     if isinstance(value, float) and not math.isnan(value):
         return f"{value:.4f}"
-    return str(value)
+    if is_number(value):
+        return str(value)
+    return md_code(value if isinstance(value, str) else json.dumps(value, default=str), in_table=True)
+
+
+# Markdown that a change can put into the report (metric names come from labels, params from
+# params.yaml, revisions from branch names) is escaped, so it can add no heading, table cell,
+# link, image or HTML to the pull-request comment.
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()#+!|~])")
+HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def md_text(value: Any) -> str:
+    """Plain text on one line: Markdown's link, emphasis, code and table marks backslash-escaped, HTML as entities."""
+    text = MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    return re.sub(r"[&<>]", lambda m: HTML_SPECIAL[m.group()], text)
+
+
+def md_code(value: Any, in_table: bool = False) -> str:
+    """A code span on one line that holds `value` whatever backticks it contains; pipes escaped in a table."""
+    text = " ".join(str(value).split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    if text.startswith("`") or text.endswith("`") or not text.strip():
+        text = f" {text} "
+    if in_table:
+        text = text.replace("|", "\\|")  # GFM splits table cells on a pipe even inside a code span
+    return f"{fence}{text}{fence}"
 
 
 def markdown_report(result: GateResult) -> str:
     """The report for a pull-request comment or a CI job summary: the verdict first."""
     if result.exit_code == EXIT_CANNOT_COMPARE:
-        title = f"⚠️ Regression gate: cannot compare with `{result.base}`"
+        title = f"⚠️ Regression gate: cannot compare with {md_code(result.base)}"
     elif result.exit_code == EXIT_REGRESSION:
-        title = f"❌ Regression gate: failed against `{result.base}`"
+        title = f"❌ Regression gate: failed against {md_code(result.base)}"
     else:
-        title = f"✅ Regression gate: passed against `{result.base}`"
-    lines = [REPORT_MARKER, f"## {title}", "", f"**{result.headline}**"]
+        title = f"✅ Regression gate: passed against {md_code(result.base)}"
+    lines = [REPORT_MARKER, f"## {title}", "", f"**{md_text(result.headline)}**"]
     if result.base_commit:
-        where = f"`{result.base}` at commit `{result.base_commit}`"
+        where = f"{md_code(result.base)} at commit {md_code(result.base_commit)}"
         lines += ["", f"Base: {where}. Rules: `gate.regression` in params.yaml."]
-    lines += [f"\n> {note}" for note in result.notes]
+    lines += [f"\n> {md_text(note)}" for note in result.notes]
 
     # Failures first, then warnings, then the other ruled metrics; each group by name.
     gated = sorted((row for row in result.rows if row.rule), key=lambda row: (severity(row), row.metric))
@@ -358,13 +389,15 @@ def markdown_report(result: GateResult) -> str:
         if result.changed_params:
             lines += ["| parameter | base | current |", "|---|---|---|"]
             for name, old, new in result.changed_params:
-                lines.append(f"| `{name}` | {format_value(old)} | {format_value(new)} |")
+                lines.append(f"| {md_code(name, in_table=True)} | {format_value(old)} | {format_value(new)} |")
         else:
-            lines.append(f"None: params.yaml is as at `{result.base}`.")
+            lines.append(f"None: params.yaml is as at {md_code(result.base)}.")
     if result.plots:
         lines += ["", "### Plots", ""]
-        lines.append(f"Compare them with `dvc plots diff {result.base}`; CI renders that into `reports/plots/`.")
-        lines += [f"- `{path}`" for path in result.plots]
+        lines.append(
+            f"Compare them with {md_code(f'dvc plots diff {result.base}')}; CI renders them into `reports/plots/`."
+        )
+        lines += [f"- {md_code(path)}" for path in result.plots]
     lines += ["", "Exit codes: 0 pass, 1 regression, 2 cannot compare."]
     return "\n".join(lines) + "\n"
 
@@ -380,7 +413,7 @@ def table(rows: list[Row]) -> list[str]:
         verdict = f"{icon} {row.verdict}".strip()
         rule = row.rule.describe() if row.rule else ""
         values = f"{format_value(row.base)} | {format_value(row.current)} | {row.change}"
-        lines.append(f"| `{row.metric}` | {values} | {rule} | {verdict} |")
+        lines.append(f"| {md_code(row.metric, in_table=True)} | {values} | {rule} | {verdict} |")
     return lines
 
 
@@ -424,6 +457,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--base", help="revision to compare with (default: the CI base branch, else main)")
     parser.add_argument("--report", metavar="PATH", help="also write the Markdown report to PATH")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the report")
+    parser.add_argument("--print-base", action="store_true", help="print the revision it would compare with, and exit")
     parser.add_argument("--params", default="params.yaml", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -431,6 +465,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     base = args.base or default_base()
+    if args.print_base:
+        print(base)
+        return EXIT_PASS
     try:
         result = run_gate(base, args.params)
     except GateError as err:

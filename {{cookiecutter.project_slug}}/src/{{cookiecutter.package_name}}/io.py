@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .runner import StageError
+
 CSR_PARTS = ("data", "indices", "indptr", "shape")
 _UMASK = os.umask(0)  # the only way to read the umask is to set it, then restore it
 os.umask(_UMASK)
@@ -69,8 +71,15 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def read_csv(path: str | os.PathLike, **kwargs: Any) -> pd.DataFrame:
-    """Read a CSV with ids kept as strings and no NA guessing beyond empty cells."""
-    return pd.read_csv(path, dtype={"id": str, "kb_id": str}, keep_default_na=False, na_values=[""], **kwargs)
+    """Read a CSV with ids kept as strings and no NA guessing beyond empty cells.
+
+    A file that is not CSV (or not UTF-8, or empty) raises a `StageError` that names it.
+    """
+    try:
+        return pd.read_csv(path, dtype={"id": str, "kb_id": str}, keep_default_na=False, na_values=[""], **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        reason = " ".join(str(err).split())
+        raise StageError(f"{path} cannot be read as a CSV file: {reason}") from None
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -90,7 +90,14 @@ def load_model(path: str | os.PathLike, trusted: list[str] | None = None) -> Any
     """
     trusted = list(trusted or [])
     data = Path(path).read_bytes()  # read once: checked, then loaded
-    unknown = [t for t in sio.get_untrusted_types(data=data) if t not in trusted]
+    try:
+        found = sio.get_untrusted_types(data=data)
+    except (zipfile.BadZipFile, KeyError, ValueError) as err:  # not a skops archive (a pickle, a truncated file)
+        raise UntrustedModelError(
+            f"{path} is not a skops model file ({type(err).__name__}: {err}); it was not loaded. "
+            "A pickle renamed .skops is refused: pickles can run code when loaded."
+        ) from None
+    unknown = [t for t in found if t not in trusted]
     if unknown:
         raise UntrustedModelError(
             f"{path} contains types that are not trusted: {', '.join(unknown)}. "

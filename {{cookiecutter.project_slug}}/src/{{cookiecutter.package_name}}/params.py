@@ -18,7 +18,16 @@ import os
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .runner import StageError
 
@@ -275,7 +284,9 @@ def check(tree: Any, schema: Any, source: str = PARAMS_FILE, prefix: str = "") -
     try:
         return adapter.validate_python(tree)
     except ValidationError as err:
-        raise ParamsError(f"{source}: {describe_error(err, tree, adapter.json_schema(by_alias=True), prefix)}") from None
+        raise ParamsError(
+            f"{source}: {describe_error(err, tree, adapter.json_schema(by_alias=True), prefix)}"
+        ) from None
 
 
 def describe_error(err: ValidationError, tree: Any, schema: dict[str, Any], prefix: str = "") -> str:
@@ -284,10 +295,13 @@ def describe_error(err: ValidationError, tree: Any, schema: dict[str, Any], pref
     first = errors[0]
     path, node, value, found = [], schema, tree, True
     for part in first["loc"]:
-        if isinstance(value, dict) and part in value:
-            path.append(str(part))
-            value, node = value[part], _child(schema, node, part)
-        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+        if (
+            isinstance(value, dict)
+            and part in value
+            or isinstance(value, list)
+            and isinstance(part, int)
+            and part < len(value)
+        ):
             path.append(str(part))
             value, node = value[part], _child(schema, node, part)
         elif first["type"] in ("missing", "extra_forbidden") and isinstance(value, dict):

@@ -12,6 +12,7 @@ in dvc.yaml for `dvc metrics show` and `dvc plots show`.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -21,9 +22,9 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from ..embeddings import embed_texts
 from ..encoders import Encoder
 from ..io import read_csv, write_json
-from ..modelset import file_hashes, manifest_of
 from ..models import load_model
-from ..params import load_params
+from ..modelset import file_hashes, manifest_of
+from ..params import flatten, load_params
 from ..retrieval import mean_reciprocal_rank, recall_at_k
 from ..runner import StageError, run_stage
 from ..text import kb_documents
@@ -106,6 +107,13 @@ def main() -> int:
 
     must_pass = must_pass_results(classifier, cases)
     failed = [case for case in must_pass if not case["passed"]]
+    not_numbers = [
+        name
+        for name, value in flatten({"classification": classification, "retrieval": retrieval}).items()
+        if isinstance(value, float) and not math.isfinite(value)
+    ]
+    if not_numbers:  # NaN never reaches a metrics file, where a gate would have to guess what it means
+        raise StageError(f"{', '.join(not_numbers)} cannot be computed (no test tickets or golden queries?)")
 
     with Live(dir=str(OUT_DIR), report=None, save_dvc_exp=False, dvcyaml=None) as live:
         for name, value in classification.items():

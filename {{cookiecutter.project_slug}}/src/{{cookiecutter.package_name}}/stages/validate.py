@@ -201,7 +201,8 @@ def describe_failure(table: str, result: dict[str, Any], frame: pd.DataFrame, ma
         if len(sample):
             lines.append(f"    e.g.: {_short(sample[:max_rows])}")
         if rows and "id" in frame.columns:
-            lines.append(f"    rows: id {', '.join(frame.loc[rows, 'id'].astype(str))}")
+            ids = ["(empty)" if pd.isna(value) else str(value) for value in frame.loc[rows, "id"]]
+            lines.append(f"    rows: id {', '.join(ids)}")
         elif rows:
             lines.append(f"    rows: {', '.join(str(r + 2) for r in rows)} (line numbers in the CSV)")
     elif errors:
