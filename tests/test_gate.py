@@ -125,13 +125,13 @@ def test_a_base_without_one_metrics_file_reports_its_metrics_as_new(history):
         (
             (ACCURACY_RULE, ACCURACY_RULE.replace("higher", "sideways")),
             "main",
-            "gate.regression.classification.accuracy.direction must be 'higher' or 'lower' (which way is better), "
-            "not 'sideways'",
+            "params.yaml: gate.regression.classification.accuracy.direction must be one of 'higher', 'lower', "
+            "got 'sideways'",
         ),
         (
             (ACCURACY_RULE, ACCURACY_RULE.replace("abs_tol: 0.005", "abs_tol: -1")),
             "main",
-            "gate.regression.classification.accuracy.abs_tol must be a number >= 0, not -1",
+            "params.yaml: gate.regression.classification.accuracy.abs_tol must be a number ≥ 0, got -1",
         ),
         (
             (ACCURACY_RULE, ACCURACY_RULE.replace("classification.accuracy", "classification.acuracy")),
@@ -179,7 +179,7 @@ def test_the_ci_commands_run_here(history):
 
     ci_repro = make("ci-repro")
     assert "notice: no access to a DVC remote here" in ci_repro.stdout
-    assert ran_stages(ci_repro) == []  # everything is committed and up to date
+    assert ran_stages(ci_repro) == ["evaluate", "promote"]  # measured and gated again; the rest is up to date
     assert "dvc.lock is committed and up to date" in make("lock-check").stdout
     make("gate", code=2, BASE="main")  # make's own exit code when the gate fails
     report = (history / "reports" / "gate.md").read_text()
@@ -190,6 +190,6 @@ def test_the_ci_commands_run_here(history):
     # A parameter changed and committed without rerunning the pipeline: CI reruns it, and the lock check fails.
     set_param(history, "  max_iter: 1000", "  max_iter: 2000")
     commit(history, "Change max_iter without running the pipeline")
-    assert ran_stages(make("ci-repro")) == ["train_classifier", "evaluate", "promote"]
+    assert ran_stages(make("ci-repro")) == ["train_classifier", "evaluate", "promote"]  # evaluated once, forced
     lock = make("lock-check", code=2)
     assert "dvc repro changed dvc.lock: the pipeline was not rerun before committing" in lock.stdout

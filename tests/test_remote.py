@@ -238,9 +238,9 @@ def test_shared_run_cache_restores_training_but_evaluate_and_promote_rerun(s3_pr
 
 
 def test_ci_sequence_restores_what_was_pushed_and_remote_check_names_what_was_not(s3_project, tmp_path):
-    """The generated CI on a checkout without data runs `make ci-repro` (`dvc repro --pull
-    --allow-missing`), then (on main) `make push`. That passes even when the developer committed
-    dvc.lock but never pushed the outputs; `make remote-check` names what the remote lacks."""
+    """The generated CI on a checkout without data runs `make ci-repro` (restore with `--pull`, then
+    evaluate and promote again), then (on main) `make push`. That passes even when the developer
+    committed dvc.lock but never pushed the outputs; `make remote-check` names what the remote lacks."""
     developer = tmp_path / "developer"
     shutil.copytree(s3_project.project, developer, symlinks=True)
     set_param(developer, "  C: 4.0\n", "  C: 3.0\n")
@@ -250,12 +250,13 @@ def test_ci_sequence_restores_what_was_pushed_and_remote_check_names_what_was_no
 
     result = make(ci, "ci-repro", env={**s3_project.env, "DVC_REMOTE_READY": "true"})
 
-    assert ran_stages(result) == []  # dvc.lock matches the code and params: nothing to run, nothing fetched
+    # the classifier was never pushed, so it is rebuilt; then the candidate is measured and gated again
+    assert ran_stages(result) == ["train_classifier", "evaluate", "promote"]
     check = make(ci, "remote-check", env=s3_project.env, code=2)
     assert check.stdout.splitlines() == [
         "not on the DVC remote (run dvc push):",
         "  models/candidate/classifier.skops",
-        "  models/production/classifier.skops",
+        "  models/production/",
     ]
 
     dvc(developer, "push", env=s3_project.env)
