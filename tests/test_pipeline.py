@@ -132,11 +132,15 @@ def test_threshold_above_the_achieved_metric_refuses_promotion(reproduced_copy):
     set_param(project, "  C: 4.0\n", "  C: 0.5\n")
     set_param(project, "      accuracy: 0.85\n", "      accuracy: 0.999\n")
 
-    result = repro(project, check=False)
+    result = repro(project)  # a refusal is a result: the run completes
 
-    assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "promote: REFUSED" in output
     assert "classification.accuracy" in output and "TOO LOW" in output
     assert ran_stages(result) == ["train_classifier", "evaluate", "promote"]
     assert tree_digest(project / "models/production") == production
+    decision = json.loads((project / "metrics/promote.json").read_text())["promotion"]
+    assert decision == {"promoted": 0, "floors_missed": 1, "must_pass_failed": 0}
+    strict = run(["make", "repro"], project, check=False)  # the documented strict command fails on it
+    assert strict.returncode == 2 and "promote: REFUSED: the candidate of the last run was not promoted" in strict.stderr
+    assert "Data and pipelines are up to date." in repro(project).stdout  # recorded, not retried

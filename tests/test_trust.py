@@ -48,7 +48,7 @@ def test_forged_metrics_in_a_pull_request_fail_ci(history, tmp_path):
     """A much worse classifier, with the old good metrics copied back and `dvc commit -f evaluate`."""
     project = history
     set_param(project, *WEAK)
-    assert "promote: REFUSED" in repro(project, check=False).stderr
+    assert "promote: REFUSED" in repro(project).stderr
     for path in ("metrics.json", "must_pass.json", "models.json"):
         good = run(["git", "show", f"main:metrics/evaluate/{path}"], project).stdout
         (project / "metrics/evaluate" / path).write_text(good)
@@ -58,7 +58,7 @@ def test_forged_metrics_in_a_pull_request_fail_ci(history, tmp_path):
     ci = tmp_path / "ci"
     run(["git", "clone", "-q", "--branch", "change", str(project), str(ci)], tmp_path)
     run(["git", "fetch", "-q", "origin", "+refs/heads/main:refs/remotes/origin/main"], ci)
-    result = make(ci, "ci-repro", code=2)  # CI as the workflow runs it: fresh clone, the same targets
+    result = make(ci, "ci-repro")  # CI as the workflow runs it: fresh clone, the same targets
 
     assert ran_stages(result)[-2:] == ["evaluate", "promote"]
     assert "promote: REFUSED: the candidate models fall short" in result.stderr
@@ -66,7 +66,10 @@ def test_forged_metrics_in_a_pull_request_fail_ci(history, tmp_path):
     assert metrics["classification"]["accuracy"] < 0.5  # measured in this run, not read from the commit
     assert "dvc repro changed dvc.lock" in make(ci, "lock-check", code=2).stdout
     gate = make(ci, "gate", code=2, BASE="origin/main")
+    assert "not promoted (classification.accuracy, classification.macro_f1" in gate.stderr
     assert "regression against origin/main: classification.accuracy (regressed)" in gate.stderr
+    assert "### ❌ Promotion refused" in (ci / "reports/gate.md").read_text()
+    assert "was not promoted" in make(ci, "promotion-check", code=2).stderr
 
 
 def test_promote_refuses_a_candidate_retrained_after_evaluation(reproduced_copy):

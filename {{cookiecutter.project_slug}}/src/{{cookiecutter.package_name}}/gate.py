@@ -114,6 +114,7 @@ class GateResult:
     changed_params: list[tuple[str, Any, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     plots: list[str] = field(default_factory=list)
+    refusal: Any = None  # promote's Decision when the candidate was not promoted
 
 
 def is_number(value: Any) -> bool:
@@ -306,11 +307,23 @@ def run_gate(base: str, params_file: str = "params.yaml") -> GateResult:
     if not rules:
         result.notes.append("`gate.regression` names no metric, so nothing can fail this gate.")
 
+    if current.get("promotion.promoted") == 0:  # a refused candidate fails the gate too, with promote's table
+        from .stages.promote import current_decision
+
+        result.refusal = current_decision(params["gate"])
     failed = [row for row in result.rows if row.failed]
-    if failed:
+    if failed or result.refusal:
         result.exit_code = EXIT_REGRESSION
-        names = ", ".join(f"{row.metric} ({row.verdict})" for row in failed)
-        result.headline = f"regression against {base}: {names}"
+        problems = []
+        if result.refusal:
+            missed = [name for name, _, _, passed in result.refusal.rows if not passed]
+            cases = len(result.refusal.failed_cases)
+            reasons = missed + ([f"{cases} must-pass ticket(s) failed"] if cases else [])
+            problems.append(f"not promoted ({', '.join(reasons)})")
+        if failed:
+            names = ", ".join(f"{row.metric} ({row.verdict})" for row in failed)
+            problems.append(f"regression against {base}: {names}")
+        result.headline = "; ".join(problems)
     elif not base_metrics:
         result.headline = f"pass: no baseline at {base}, nothing to compare yet"
     else:
@@ -367,6 +380,25 @@ def markdown_report(result: GateResult) -> str:
         where = f"{md_code(result.base)} at commit {md_code(result.base_commit)}"
         lines += ["", f"Base: {where}. Rules: `gate.regression` in params.yaml."]
     lines += [f"\n> {md_text(note)}" for note in result.notes]
+
+    if result.refusal:
+        lines += [
+            "",
+            "### ❌ Promotion refused",
+            "",
+            "`promote` did not install this candidate; production is unchanged.",
+        ]
+        lines += ["", "| metric | achieved | floor | verdict |", "|---|---:|---:|---|"]
+        for name, value, floor, passed in result.refusal.rows:
+            verdict = "✅ ok" if passed else "❌ too low"
+            lines.append(f"| {md_code(name, in_table=True)} | {value:.4f} | {floor:.4f} | {verdict} |")
+        if result.refusal.failed_cases:
+            lines.append("")
+        for case in result.refusal.failed_cases:
+            lines.append(
+                f"- must-pass ticket failed: {md_code(case['text'])}: expected {md_code(case['expected'])}, "
+                f"got {md_code(case['predicted'])}"
+            )
 
     # Failures first, then warnings, then the other ruled metrics; each group by name.
     gated = sorted((row for row in result.rows if row.rule), key=lambda row: (severity(row), row.metric))
@@ -441,6 +473,15 @@ def json_report(result: GateResult) -> dict[str, Any]:
             for row in result.rows
         ],
         "changed_params": [{"name": name, "base": old, "current": new} for name, old, new in result.changed_params],
+        "promotion_refused": None
+        if result.refusal is None
+        else {
+            "floors": [
+                {"metric": name, "achieved": value, "floor": floor, "passed": passed}
+                for name, value, floor, passed in result.refusal.rows
+            ],
+            "must_pass_failed": result.refusal.failed_cases,
+        },
         "plots": result.plots,
     }
 

@@ -9,19 +9,30 @@ retrained or replaced after evaluation is refused, never promoted unmeasured.
 If everything holds, the candidate set is installed into `models/production/` in
 one atomic switch (`modelset.install`): whenever the process stops, production is
 the old set or the new one, never a mix. An unchanged encoder keeps its bytes, so
-`embed` and `index` stay up to date. If not, the stage prints what fell short and
-exits 1, and `models/production/` is left exactly as it was (the output is
-declared `persist: true`, so DVC does not delete it before the stage runs).
+`embed` and `index` stay up to date.
+
+If not, the refusal is a result, not a crash (like a model "blessing"): the stage
+prints what fell short, records the decision in `metrics/promote.json`
+(`promotion.promoted: 0`), leaves `models/production/` exactly as it was (the
+output is declared `persist: true`, so DVC does not delete it before the stage
+runs) and exits 0, so `dvc repro` and `dvc exp run` complete and `dvc exp show`
+lists every experiment with its own metrics. Refusal still stops what matters:
+`python -m <package>.stages.promote --check` (`make repro`, `make promotion-check`)
+exits 1 on it, and so does the regression gate in CI. Bad inputs (unknown floor
+names, a candidate that is not what was measured) still fail the stage.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..io import read_json
+from ..io import read_json, write_json
 from ..modelset import file_hashes, install, recover
 from ..params import flatten, load_params
 from ..runner import StageError, run_stage
@@ -29,6 +40,9 @@ from ..runner import StageError, run_stage
 CANDIDATE = Path("models/candidate")
 PRODUCTION = Path("models/production")
 MEASURED = Path("metrics/evaluate/models.json")
+METRICS = Path("metrics/evaluate/metrics.json")
+MUST_PASS = Path("metrics/evaluate/must_pass.json")
+DECISION = Path("metrics/promote.json")
 # Test hook: stop the process right after this many file operations of the switch (tests/test_promote.py).
 STOP_AFTER_ENV = "PROMOTE_STOP_AFTER_STEP"
 
@@ -88,15 +102,40 @@ def stop_after_steps(limit: str | None):
     return checkpoint
 
 
-def main() -> int:
-    gate = load_params()["gate"]
-    repaired = recover(PRODUCTION)
-    if repaired:
-        print(f"promote: {repaired}")
-    expected = check_measured(CANDIDATE, read_json(MEASURED))  # the metrics below are this set's, and no other's
-    metrics = read_json("metrics/evaluate/metrics.json")
-    must_pass = read_json("metrics/evaluate/must_pass.json")
+@dataclass
+class Decision:
+    """What promote decided on a candidate's metrics: each floor checked, and the must-pass tickets it failed."""
 
+    rows: list[tuple[str, float, float, bool]]
+    failed_cases: list[dict[str, Any]]
+    must_pass_total: int
+
+    @property
+    def promoted(self) -> bool:
+        return all(passed for *_, passed in self.rows) and not self.failed_cases
+
+    def summary(self) -> dict[str, Any]:
+        """The decision as metrics (`metrics/promote.json`), so `dvc exp show` has a column for it."""
+        missed = sum(not passed for *_, passed in self.rows)
+        return {
+            "promotion": {
+                "promoted": int(self.promoted),
+                "floors_missed": missed,
+                "must_pass_failed": len(self.failed_cases),
+            }
+        }
+
+    def report(self) -> str:
+        lines = [format_table(self.rows)]
+        lines += [
+            f"  must-pass ticket failed: {case['text']!r}: expected {case['expected']}, got {case['predicted']}"
+            for case in self.failed_cases
+        ]
+        return "\n".join(lines)
+
+
+def decide(metrics: dict[str, Any], must_pass: list[dict[str, Any]], gate: dict[str, Any]) -> Decision:
+    """Check `metrics` against `gate.thresholds` and the must-pass results; a StageError for a config problem."""
     rows, unknown = check_thresholds(metrics, gate["thresholds"])
     if unknown:
         known = ", ".join(sorted(flatten(metrics)))
@@ -107,24 +146,59 @@ def main() -> int:
             "add cases to golden/must_pass_tickets.csv, or set it to false"
         )
     failed_cases = [case for case in must_pass if not case["passed"]] if gate["require_must_pass"] else []
-    table = format_table(rows)
+    return Decision(rows, failed_cases, len(must_pass))
 
-    if any(not passed for *_, passed in rows) or failed_cases:
-        print("promote: REFUSED: the candidate models fall short; models/production/ is unchanged.", file=sys.stderr)
-        print(table, file=sys.stderr)
-        for case in failed_cases:
-            print(
-                f"  must-pass ticket failed: {case['text']!r}: expected {case['expected']}, got {case['predicted']}",
-                file=sys.stderr,
-            )
-        return 1
+
+def current_decision(gate: dict[str, Any]) -> Decision:
+    """The decision on the metrics `evaluate` wrote last, as promote takes it."""
+    return decide(read_json(METRICS), read_json(MUST_PASS), gate)
+
+
+def check_last_decision(gate: dict[str, Any]) -> int:
+    """`--check`: exit 1, with what fell short, when the last run refused its candidate."""
+    if not DECISION.exists():
+        raise StageError(f"{DECISION} not found: run `dvc repro` first")
+    if read_json(DECISION)["promotion"]["promoted"]:
+        print("promote: the candidate of the last run was promoted")
+        return 0
+    print("promote: REFUSED: the candidate of the last run was not promoted.", file=sys.stderr)
+    print(current_decision(gate).report(), file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m {{ cookiecutter.package_name }}.stages.promote")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the last run refused its candidate")
+    args = parser.parse_args(argv)
+    gate = load_params()["gate"]
+    if args.check:
+        return check_last_decision(gate)
+    repaired = recover(PRODUCTION)
+    if repaired:
+        print(f"promote: {repaired}")
+    expected = check_measured(CANDIDATE, read_json(MEASURED))  # the metrics below are this set's, and no other's
+    decision = current_decision(gate)
+
+    if not decision.promoted and not PRODUCTION.exists():
+        print(decision.report(), file=sys.stderr)
+        raise StageError("REFUSED, and there is no production model set yet: embed and index have nothing to use")
+    if not decision.promoted:
+        write_json(decision.summary(), DECISION)
+        print(
+            "promote: REFUSED: the candidate models fall short; models/production/ is unchanged. "
+            "The run goes on so experiments can be compared; `make repro` and CI fail on it.",
+            file=sys.stderr,
+        )
+        print(decision.report(), file=sys.stderr)
+        return 0
 
     manifest = install(CANDIDATE, PRODUCTION, expected, stop_after_steps(os.environ.get(STOP_AFTER_ENV)))
+    write_json(decision.summary(), DECISION)
     print(
-        f"promote: every floor met and {len(must_pass)} must-pass tickets passed; "
+        f"promote: every floor met and {decision.must_pass_total} must-pass tickets passed; "
         f"model set {manifest['version']} promoted to {PRODUCTION}/"
     )
-    print(table)
+    print(format_table(decision.rows))
     return 0
 
 
