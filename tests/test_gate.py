@@ -193,3 +193,54 @@ def test_the_ci_commands_run_here(history):
     assert ran_stages(make("ci-repro")) == ["train_classifier", "evaluate", "promote"]  # evaluated once, forced
     lock = make("lock-check", code=2)
     assert "dvc repro changed dvc.lock: the pipeline was not rerun before committing" in lock.stdout
+
+
+def test_the_report_names_the_cases_a_change_broke_and_draws_valid_charts(history):
+    """A worse classifier and a dense-only retriever: which tickets and queries changed, checked independently."""
+    import pandas as pd
+    import skops.io as sio
+
+    def predictions(model: Path, texts: list[str]) -> list[str]:
+        return sio.load(model, trusted=sio.get_untrusted_types(file=model)).predict(texts).tolist()
+
+    base_model = history / "base-classifier.skops"
+    base_model.write_bytes((history / "models/candidate/classifier.skops").read_bytes())
+    base_queries = pd.read_csv(history / "metrics/evaluate/cases/queries.csv", keep_default_na=False)
+    set_param(history, "  max_features: 50000", "  max_features: 300")
+    set_param(history, "    dense_weight: 0.3 ", "    dense_weight: 1.0 ")
+    repro(history)
+
+    gate(history, "--base", "main", "--report", "reports/gate.md", code=1)
+    report = (history / "reports/gate.md").read_text()
+    changes = json.loads((history / "reports/case-changes.json").read_text())
+
+    test = pd.read_csv(history / "data/split/test.csv", dtype=str, keep_default_na=False)
+    before = predictions(base_model, test["text"].tolist())
+    after = predictions(history / "models/candidate/classifier.skops", test["text"].tolist())
+    broke = {i for i, label, b, a in zip(test["id"], test["label"], before, after, strict=True) if b == label != a}
+    fixed = {i for i, label, b, a in zip(test["id"], test["label"], before, after, strict=True) if b != label == a}
+    assert broke and {case["key"] for case in changes["test tickets"]["went_wrong"]} == broke
+    assert {case["key"] for case in changes["test tickets"]["were_fixed"]} == fixed
+    assert f"| test tickets | {len(broke)} | {len(fixed)} |" in report
+    first = sorted(broke)[0]
+    assert f"| `{first}: " in report  # the first broken ticket is listed with its text
+
+    now = pd.read_csv(history / "metrics/evaluate/cases/queries.csv", keep_default_na=False)
+    rank = {q: (int(r) or 10**9) for q, r in zip(base_queries["query"], base_queries["rank"], strict=True)}
+    worse = {q for q, r in zip(now["query"], now["rank"], strict=True) if (int(r) or 10**9) > rank[q]}
+    assert worse and {case["key"] for case in changes["golden queries"]["went_wrong"]} == worse
+
+    assert report.count("```mermaid") == 2
+    mermaid(history / "reports/gate.md")
+    broken = history / "broken.md"
+    broken.write_text("```mermaid\nxychart-beta\n    x-axis [1, 2\n```\n")
+    assert mermaid(broken, check=False).returncode == 1  # the checker can fail
+
+
+def mermaid(markdown: Path, check: bool = True):
+    """Every ```mermaid block parsed by Mermaid itself (npm package, installed by `make test`), in Node.js."""
+    modules = Path(sys.prefix) / "npm" / "node_modules"
+    assert (modules / "mermaid").is_dir(), f"{modules}/mermaid is missing: `make test` installs it"
+    node = Path(sys.executable).parent / "node"
+    checker = Path(__file__).parent / "tools" / "mermaid_check.mjs"
+    return run([node, checker, modules, markdown], markdown.parent, check=check)

@@ -142,5 +142,6 @@ def test_threshold_above_the_achieved_metric_refuses_promotion(reproduced_copy):
     decision = json.loads((project / "metrics/promote.json").read_text())["promotion"]
     assert decision == {"promoted": 0, "floors_missed": 1, "must_pass_failed": 0}
     strict = run(["make", "repro"], project, check=False)  # the documented strict command fails on it
-    assert strict.returncode == 2 and "promote: REFUSED: the candidate of the last run was not promoted" in strict.stderr
+    assert strict.returncode == 2
+    assert "promote: REFUSED: the candidate of the last run was not promoted" in strict.stderr
     assert "Data and pipelines are up to date." in repro(project).stdout  # recorded, not retried

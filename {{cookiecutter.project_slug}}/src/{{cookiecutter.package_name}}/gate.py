@@ -31,13 +31,16 @@ import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .io import write_text
+from .casediff import TICKETS, CaseDiff, case_diffs, confusion_changes, mermaid_charts, read_at
+from .io import read_json, write_json, write_text
 from .metrics import read_metrics
 from .params import ParamsError, RegressionRule, check, flatten, load_params
+from .runner import TIMINGS_DIR
 
 EXIT_PASS, EXIT_REGRESSION, EXIT_CANNOT_COMPARE = 0, 1, 2
 # Metrics are rounded when written; a difference below this is float noise, not a change.
@@ -115,6 +118,10 @@ class GateResult:
     notes: list[str] = field(default_factory=list)
     plots: list[str] = field(default_factory=list)
     refusal: Any = None  # promote's Decision when the candidate was not promoted
+    cases: list[CaseDiff] = field(default_factory=list)
+    confusion: list[tuple[str, str, int, int]] = field(default_factory=list)
+    charts: list[str] = field(default_factory=list)
+    costs: list[dict[str, Any]] = field(default_factory=list)
 
 
 def is_number(value: Any) -> bool:
@@ -301,6 +308,11 @@ def run_gate(base: str, params_file: str = "params.yaml") -> GateResult:
         result.notes.append(f"{base} has no metrics (a first commit, or the pipeline never ran there).")
     else:
         result.rows = compare_all(base_metrics, current, rules)
+    if base_metrics:
+        result.cases = case_diffs(commit)
+        result.confusion = confusion_changes(read_at(commit, TICKETS), read_at(None, TICKETS))
+        result.charts = mermaid_charts(commit, f"the base ({md_code(base)})")
+    result.costs = stage_costs()
     result.changed_params = changed_params(base)
     if any(name.startswith("gate.regression.") for name, *_ in result.changed_params):
         result.notes.append("This change edits the gate's own rules (`gate.regression`): review them below.")
@@ -416,6 +428,16 @@ def markdown_report(result: GateResult) -> str:
             "",
             "</details>",
         ]
+    lines += cases_section(result)
+    if result.charts:
+        lines += ["", "### Base and change, side by side", *result.charts]
+    if result.costs:
+        lines += ["", "### Cost of the evaluation", "", "| stage | wall (s) | CPU (s) |", "|---|---:|---:|"]
+        for cost in result.costs:
+            lines.append(f"| {md_code(cost['stage'], in_table=True)} | {cost['wall_s']:.1f} | {cost['cpu_s']:.1f} |")
+        total_wall, total_cpu = sum(c["wall_s"] for c in result.costs), sum(c["cpu_s"] for c in result.costs)
+        lines.append(f"| total | {total_wall:.1f} | {total_cpu:.1f} |")
+        lines += ["", "Stages that ran in this workspace, as each last ran (`reports/timings/`)."]
     if result.exit_code != EXIT_CANNOT_COMPARE:
         lines += ["", "### Changed parameters", ""]
         if result.changed_params:
@@ -432,6 +454,61 @@ def markdown_report(result: GateResult) -> str:
         lines += [f"- {md_code(path)}" for path in result.plots]
     lines += ["", "Exit codes: 0 pass, 1 regression, 2 cannot compare."]
     return "\n".join(lines) + "\n"
+
+
+SHOWN_CASES = 10  # per list in the report; the full lists go to the case-changes file beside it
+
+
+def cases_section(result: GateResult) -> list[str]:
+    """Which cases the change broke and which it fixed: counts, then the first few of each."""
+    if not result.cases:
+        return []
+    lines = ["", "### Cases", "", "| cases | right → wrong | wrong → right | unchanged | new | gone |"]
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for diff in result.cases:
+        counts = (len(diff.degraded), len(diff.improved), diff.unchanged, diff.new, diff.gone)
+        lines.append(f"| {diff.kind} | " + " | ".join(str(n) for n in counts) + " |")
+    for diff in result.cases:
+        for changes, what in ((diff.degraded, "went wrong"), (diff.improved, "were fixed")):
+            if not changes:
+                continue
+            shown = f"first {SHOWN_CASES} of {len(changes)}" if len(changes) > SHOWN_CASES else f"all {len(changes)}"
+            lines += ["", f"<details><summary>{diff.kind} that {what} ({shown})</summary>", ""]
+            lines += ["| case | expected | before | after |", "|---|---|---|---|"]
+            for change in changes[:SHOWN_CASES]:
+                case = change.text if change.text == change.key else f"{change.key}: {change.text}"
+                cells = [case[:80] + ("…" if len(case) > 80 else ""), change.expected, change.before, change.after]
+                lines.append("| " + " | ".join(md_code(cell, in_table=True) for cell in cells) + " |")
+            lines += ["", "</details>"]
+    if result.confusion:
+        lines += ["", "Predictions that changed, by expected and predicted label:", ""]
+        lines += ["| expected | predicted | base | now |", "|---|---|---:|---:|"]
+        for expected, predicted, old, new in result.confusion:
+            lines.append(
+                f"| {md_code(expected, in_table=True)} | {md_code(predicted, in_table=True)} | {old} | {new} |"
+            )
+    return lines
+
+
+def case_changes_json(result: GateResult) -> dict[str, Any]:
+    """Every changed case, for the file beside the report (the report shows the first few)."""
+    return {
+        diff.kind: {
+            "went_wrong": [vars(change) for change in diff.degraded],
+            "were_fixed": [vars(change) for change in diff.improved],
+            "unchanged": diff.unchanged,
+            "new": diff.new,
+            "gone": diff.gone,
+        }
+        for diff in result.cases
+    }
+
+
+def stage_costs() -> list[dict[str, Any]]:
+    """Wall and CPU seconds of each stage as it last ran in this workspace (written by `runner.run_stage`)."""
+    if not TIMINGS_DIR.is_dir():
+        return []
+    return [read_json(path) for path in sorted(TIMINGS_DIR.glob("*.json"))]
 
 
 def severity(row: Row) -> int:
@@ -520,6 +597,8 @@ def main(argv: list[str] | None = None) -> int:
     report = markdown_report(result)
     if args.report:
         write_text(report, args.report)
+        if result.cases:
+            write_json(case_changes_json(result), Path(args.report).with_name("case-changes.json"))
     if args.json:
         print(json.dumps(json_report(result), indent=2, default=str))
     else:

@@ -5,6 +5,9 @@
   core count, so `dvc.lock` would differ between a laptop and CI.
 - params.yaml is checked against its schema (`params.py`) before the stage does
   any work, so a bad value stops the first stage that runs, whichever it is.
+- Each successful run records its wall and CPU seconds in
+  `reports/timings/<stage>.json`, which the regression gate's report shows as the
+  cost of the evaluation.
 - Expected problems (bad params, missing or malformed inputs, untrusted model
   files) end the stage with `<stage>: <message>` and exit code 1 instead of a
   traceback. Set `PIPELINE_DEBUG=1` to see the traceback.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -43,4 +47,23 @@ def run_stage(main: Callable[[], int]) -> NoReturn:
         message = f"missing key {err} in params.yaml or in an input's columns" if type(err) is KeyError else err
         print(f"{stage}: {message}", file=sys.stderr)
         code = 1
+    if code == 0:
+        record_cost(stage)
     sys.exit(code)
+
+
+TIMINGS_DIR = Path("reports/timings")
+
+
+def record_cost(stage: str) -> None:
+    """What the stage's process cost, start-up and imports included, for the gate's report.
+
+    Git-ignored, and not a DVC output: timings differ on every run.
+    """
+    import psutil  # installed with dvc
+
+    from .io import write_json
+
+    wall = time.time() - psutil.Process().create_time()
+    cpu = time.process_time()
+    write_json({"stage": stage, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}, TIMINGS_DIR / f"{stage}.json")

@@ -21,7 +21,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 
 from ..embeddings import embed_texts
 from ..encoders import Encoder
-from ..io import read_csv, write_json
+from ..io import read_csv, write_csv, write_json
 from ..models import load_model
 from ..modelset import file_hashes, manifest_of
 from ..params import flatten, load_params
@@ -32,6 +32,7 @@ from ..vector_index import build_index
 
 CANDIDATE = Path("models/candidate")
 OUT_DIR = Path("metrics/evaluate")
+CASES_DIR = OUT_DIR / "cases"  # per test ticket and per golden query: what the regression gate diffs
 MUST_PASS_FILE = Path("golden/must_pass_tickets.csv")
 DIGITS = 6  # rounding keeps metric files stable and readable
 
@@ -61,6 +62,29 @@ def retrieval_ranking(encoder: Encoder, kb: pd.DataFrame, queries: pd.DataFrame,
     rows = index.search(encoder.encode(texts), k, encoder.query_terms(texts), encoder.dense_weight)
     ids = kb["id"].to_numpy()
     return [ids[r].tolist() for r in rows]
+
+
+def predict_with_confidence(classifier, texts: pd.Series) -> tuple[list[str], list[float]]:
+    """Labels exactly as `classifier.predict` gives them, and the probability of each; texts transformed once."""
+    features = classifier[:-1].transform(texts)
+    model = classifier[-1]
+    labels = model.predict(features).tolist()
+    confidence = model.predict_proba(features).max(axis=1) if len(labels) else []
+    return labels, [round(float(p), DIGITS) for p in confidence]
+
+
+def ticket_cases(test: pd.DataFrame, predicted: list[str], confidence: list[float]) -> pd.DataFrame:
+    """One row per test ticket: what it is, what the candidate said, how sure it was (the gate diffs these)."""
+    return pd.DataFrame({"id": test["id"], "expected": test["label"], "predicted": predicted, "confidence": confidence})
+
+
+def query_cases(queries: pd.DataFrame, ranked: list[list[str]]) -> pd.DataFrame:
+    """One row per golden query: the rank of its article (0: not in the list) and the top hit."""
+    ranks = [
+        row.index(target) + 1 if target in row else 0 for row, target in zip(ranked, queries["kb_id"], strict=True)
+    ]
+    tops = [row[0] if row else "" for row in ranked]
+    return pd.DataFrame({"query": queries["query"], "expected": queries["kb_id"], "rank": ranks, "top": tops})
 
 
 def read_must_pass(path: Path, labels: list[str]) -> pd.DataFrame:
@@ -95,7 +119,7 @@ def main() -> int:
     queries = read_csv("data/validated/queries.csv")
     cases = read_must_pass(MUST_PASS_FILE, labels)
 
-    predicted = classifier.predict(test["text"]).tolist()
+    predicted, confidence = predict_with_confidence(classifier, test["text"])
     classification = classification_metrics(test["label"], predicted, labels)
 
     ks = sorted(settings["recall_at"])
@@ -144,6 +168,8 @@ def main() -> int:
         )
     write_json(must_pass, OUT_DIR / "must_pass.json")
     write_json(manifest_of(measured), OUT_DIR / "models.json")
+    write_csv(ticket_cases(test, predicted, confidence), CASES_DIR / "tickets.csv")
+    write_csv(query_cases(queries, ranked), CASES_DIR / "queries.csv")
 
     shown = ", ".join(f"{k}={v}" for k, v in retrieval.items())
     print(
