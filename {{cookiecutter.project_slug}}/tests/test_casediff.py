@@ -8,8 +8,9 @@ from {{ cookiecutter.package_name }}.casediff import (
     ticket_diff,
 )
 
-BASE_TICKETS = "id,expected,predicted,confidence\nT1,billing,billing,0.9\nT2,shipping,billing,0.6\nT3,bug,bug,0.8\nT4,bug,bug,0.7\n"
-CURRENT_TICKETS = "id,expected,predicted,confidence\nT1,billing,shipping,0.5\nT2,shipping,shipping,0.7\nT3,bug,bug,0.9\nT5,bug,bug,0.9\n"
+HEADER = "id,expected,predicted,confidence\n"
+BASE_TICKETS = HEADER + "T1,billing,billing,0.9\nT2,shipping,billing,0.6\nT3,bug,bug,0.8\nT4,bug,bug,0.7\n"
+CURRENT_TICKETS = HEADER + "T1,billing,shipping,0.5\nT2,shipping,shipping,0.7\nT3,bug,bug,0.9\nT5,bug,bug,0.9\n"
 
 
 def test_tickets_that_went_wrong_and_that_were_fixed():
@@ -32,7 +33,10 @@ def test_a_query_degrades_when_its_article_moves_down_or_out_of_the_list():
 def test_must_pass_cases_compare_pass_and_fail():
     def cases(*passed):
         return json.dumps(
-            [{"text": f"t{i}", "expected": "a", "predicted": "a" if p else "b", "passed": p} for i, p in enumerate(passed)]
+            [
+                {"text": f"t{i}", "expected": "a", "predicted": "a" if p else "b", "passed": p}
+                for i, p in enumerate(passed)
+            ]
         )
 
     diff = must_pass_diff(cases(True, False, True), cases(False, True, True))

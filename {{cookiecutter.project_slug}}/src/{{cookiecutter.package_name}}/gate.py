@@ -194,19 +194,33 @@ def compare_all(base: dict[str, Any] | None, current: dict[str, Any], rules: lis
 
 
 def resolve_commit(rev: str) -> str:
-    """The short commit id of `rev`, or a GateError saying how to get it."""
+    """The commit id of `rev` (a revision, or the name of a `dvc exp` experiment), or a GateError."""
     found = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", "--short", rev + "^{commit}"],
+        ["git", "rev-parse", "--verify", "--quiet", rev + "^{commit}"],
         capture_output=True,
         text=True,
     )
     if found.returncode != 0:
+        experiment = experiment_commit(rev)
+        if experiment:
+            return experiment
         hint = ""
         if rev.startswith("origin/"):
             branch = rev.removeprefix("origin/")
             hint = f": fetch it with `git fetch origin +refs/heads/{branch}:refs/remotes/origin/{branch}`"
         raise GateError(f"unknown base revision {rev!r}{hint}")
     return found.stdout.strip()
+
+
+def experiment_commit(name: str) -> str | None:
+    """The commit of the `dvc exp` experiment called `name` (refs/exps/<baseline>/<name>), if there is one."""
+    refs = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps"],
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    matches = [line.split()[1] for line in refs if line.split()[0].rsplit("/", 1)[-1] == name]
+    return matches[0] if len(matches) == 1 else None
 
 
 def declared_metric_files(rev: str) -> list[str]:
@@ -224,8 +238,8 @@ def declared_metric_files(rev: str) -> list[str]:
     return [path for path in paths if "${" not in path]
 
 
-def read_base_metrics(rev: str) -> dict[str, Any]:
-    """The metrics committed at `rev`; files that do not exist there are left out.
+def read_base_metrics(rev: str, name: str | None = None) -> dict[str, Any]:
+    """The metrics committed at `rev` (called `name` in messages); files that do not exist there are left out.
 
     A base from before a stage existed, or from before the pipeline ever ran, has
     some or all metrics files missing; their metrics count as new, not as an error.
@@ -237,7 +251,7 @@ def read_base_metrics(rev: str) -> dict[str, Any]:
     except FileNotFoundError:
         pass  # some file is missing at the base: read the others one by one
     except Exception as err:
-        raise GateError(f"cannot read the metrics at {rev}: {err}") from err
+        raise GateError(f"cannot read the metrics at {name or rev}: {err}") from err
     metrics: dict[str, Any] = {}
     for path in declared_metric_files(rev):
         try:
@@ -245,7 +259,7 @@ def read_base_metrics(rev: str) -> dict[str, Any]:
         except FileNotFoundError:
             continue
         except Exception as err:
-            raise GateError(f"cannot read {path} at {rev}: {err}") from err
+            raise GateError(f"cannot read {path} at {name or rev}: {err}") from err
     return metrics
 
 
@@ -301,8 +315,8 @@ def run_gate(base: str, params_file: str = "params.yaml") -> GateResult:
     rules = parse_rules(params["gate"].get("regression"))
     commit = resolve_commit(base)
     current = read_current_metrics()
-    base_metrics = read_base_metrics(base)
-    result = GateResult(EXIT_PASS, "", base, commit, plots=declared_plots())
+    base_metrics = read_base_metrics(commit, base)
+    result = GateResult(EXIT_PASS, "", base, commit[:7], plots=declared_plots())
     if not base_metrics:
         result.rows = compare_all(None, current, rules)
         result.notes.append(f"{base} has no metrics (a first commit, or the pipeline never ran there).")
@@ -313,7 +327,7 @@ def run_gate(base: str, params_file: str = "params.yaml") -> GateResult:
         result.confusion = confusion_changes(read_at(commit, TICKETS), read_at(None, TICKETS))
         result.charts = mermaid_charts(commit, f"the base ({md_code(base)})")
     result.costs = stage_costs()
-    result.changed_params = changed_params(base)
+    result.changed_params = changed_params(commit)
     if any(name.startswith("gate.regression.") for name, *_ in result.changed_params):
         result.notes.append("This change edits the gate's own rules (`gate.regression`): review them below.")
     if not rules:
