@@ -44,6 +44,7 @@ BAKES = {
 
 PACKAGE_FILES = [
     "__init__.py",
+    "casediff.py",
     "embeddings.py",
     "encoders.py",
     "gate.py",
@@ -51,6 +52,7 @@ PACKAGE_FILES = [
     "lexical.py",
     "metrics.py",
     "models.py",
+    "modelset.py",
     "params.py",
     "retrieval.py",
     "runner.py",
@@ -83,11 +85,13 @@ COMMON_FILES = {
         f"tests/{name}.py"
         for name in (
             "conftest",
+            "test_casediff",
             "test_embeddings",
             "test_gate",
             "test_lexical",
             "test_metrics",
             "test_models",
+            "test_params",
             "test_pipeline_definition",
             "test_promote",
             "test_retrieval",

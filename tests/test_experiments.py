@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("experiments")]
 
 CLASSIFIER_BRANCH = ["train_classifier", "evaluate", "promote"]
 TRY_C = 1.0  # the default is 4.0; 1.0 classifies a few test tickets differently
-SWEEP = [0.5, 1.0, 2.0]
+SWEEP = [0.01, 1.0, 2.0]  # 0.01 is far too weak: promote refuses it, and the experiment still completes
+WEAK_C = 0.01
 QUEUE_TIMEOUT = 240  # seconds for the whole sweep; ~90 s on 2 idle cores
 METRICS = "metrics/evaluate/metrics.json"
 PLOTS = [
@@ -175,18 +176,33 @@ def test_set_param_changes_only_that_line_of_params_yaml(single_experiment):
     assert changed == [f"-  C: {classifier_c(project, 'HEAD')}", f"+  C: {TRY_C}"]
 
 
+def production_hash(project: Path, rev: str) -> str:
+    lock = yaml.safe_load(run(["git", "show", f"{rev}:dvc.lock"], project).stdout)
+    return next(out["md5"] for out in lock["stages"]["promote"]["outs"] if out["path"] == "models/production")
+
+
 def test_queued_sweep_records_every_value_with_its_metrics(swept):
+    """A weak value among good ones: every experiment completes with its own metrics and its promotion decision."""
     project, experiment_c, logs = swept
     rows = experiments(project)
     baseline = rows["main"]
     assert sorted(experiment_c.values()) == SWEEP
-    for name in experiment_c:
+    for name, c in experiment_c.items():
         metrics = rows[name]["metrics"][METRICS]
+        decision = rows[name]["metrics"]["metrics/promote.json"]["promotion"]
         assert set(metrics) >= {"classification", "retrieval", "must_pass"}
-        assert 0.75 <= metrics["classification"]["accuracy"] < 1.0
         assert metrics["retrieval"] == baseline["metrics"][METRICS]["retrieval"]
+        assert metrics["classification"] != baseline["metrics"][METRICS]["classification"]  # its own numbers
         # each queued run starts from the committed outputs: only the classifier branch runs
         assert RAN.findall(logs[name]) == CLASSIFIER_BRANCH, logs[name]
+        if c == WEAK_C:
+            assert metrics["classification"]["accuracy"] < 0.85 and decision["promoted"] == 0
+            assert "promote: REFUSED" in logs[name]
+            # the refused candidate left production as the baseline had it
+            assert production_hash(project, rows[name]["rev"]) == production_hash(project, "main")
+        else:
+            assert 0.85 <= metrics["classification"]["accuracy"] < 1.0 and decision["promoted"] == 1
+            assert production_hash(project, rows[name]["rev"]) != production_hash(project, "main")
     classifications = {json.dumps(rows[name]["metrics"][METRICS]["classification"]) for name in experiment_c}
     assert len(classifications) > 1, "every value of classifier.C gave the same classification metrics"
 
@@ -198,7 +214,9 @@ def two_different(project: Path, experiment_c: dict[str, float]) -> tuple[str, s
     def classification(name: str) -> dict:
         return rows[name]["metrics"][METRICS]["classification"]
 
-    ranked = sorted(experiment_c, key=lambda n: (classification(n)["accuracy"], n))
+    ranked = sorted(
+        (n for n in experiment_c if experiment_c[n] != WEAK_C), key=lambda n: (classification(n)["accuracy"], n)
+    )
     old = ranked[0]
     new = next((n for n in reversed(ranked) if classification(n) != classification(old)), ranked[-1])
     return old, new, rows[old], rows[new]
