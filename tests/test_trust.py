@@ -58,10 +58,13 @@ def test_forged_metrics_in_a_pull_request_fail_ci(history, tmp_path):
     ci = tmp_path / "ci"
     run(["git", "clone", "-q", "--branch", "change", str(project), str(ci)], tmp_path)
     run(["git", "fetch", "-q", "origin", "+refs/heads/main:refs/remotes/origin/main"], ci)
-    result = make(ci, "ci-repro")  # CI as the workflow runs it: fresh clone, the same targets
+    result = make(ci, "ci-repro", code=2)  # CI as the workflow runs it: fresh clone, the same targets
 
     assert ran_stages(result)[-2:] == ["evaluate", "promote"]
     assert "promote: REFUSED: the candidate models fall short" in result.stderr
+    # a fresh clone has no production set to keep, so the run stops here, the decision recorded
+    assert "there is no production model set yet" in result.stderr
+    assert json.loads((ci / "metrics/promote.json").read_text())["promotion"]["promoted"] == 0
     metrics = json.loads((ci / "metrics/evaluate/metrics.json").read_text())
     assert metrics["classification"]["accuracy"] < 0.5  # measured in this run, not read from the commit
     assert "dvc repro changed dvc.lock" in make(ci, "lock-check", code=2).stdout
