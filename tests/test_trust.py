@@ -14,6 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import DEFAULT_PACKAGE, commit, ran_stages, repro, run, set_param, tree_digest
@@ -165,6 +166,18 @@ def test_reports_escape_what_the_change_controls(history):
     for label in HOSTILE:  # labels reach the report as metric names
         metrics["classification"]["per_class"][label] = {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
     metrics_file.write_text(json.dumps(metrics))
+    # a refusal whose failed must-pass ticket, and a broken test ticket, carry hostile text and labels
+    (project / "metrics/promote.json").write_text(json.dumps({"promotion": {"promoted": 0}}))
+    must_pass = json.loads((project / "metrics/evaluate/must_pass.json").read_text())
+    must_pass.append({"text": HOSTILE[2], "expected": HOSTILE[0], "predicted": HOSTILE[3], "passed": False})
+    (project / "metrics/evaluate/must_pass.json").write_text(json.dumps(must_pass))
+    cases_file, test_file = project / "metrics/evaluate/cases/tickets.csv", project / "data/split/test.csv"
+    cases, test = pd.read_csv(cases_file, dtype=str), pd.read_csv(test_file, dtype=str, keep_default_na=False)
+    right = cases.index[cases["expected"] == cases["predicted"]][0]
+    cases.loc[right, "predicted"] = HOSTILE[4]
+    test.loc[test["id"] == cases.loc[right, "id"], "text"] = HOSTILE[5] + HOSTILE[1]
+    cases.to_csv(cases_file, index=False)
+    test.to_csv(test_file, index=False)
     base = "`evil`|<b>$(x)#"
     run(["git", "branch", base, "main"], project)
 
@@ -186,6 +199,8 @@ def test_reports_escape_what_the_change_controls(history):
         cells = count_cells(table)
         assert len(cells) == table.count("\n| ") + 1 and len(set(cells)) == 1, table  # every row, header's width
     assert "validate.tickets.customer_tiers" in report
+    assert "### ❌ Promotion refused" in report and "- must-pass ticket failed: " in report
+    assert "| test tickets | 1 |" in report
 
 
 def count_cells(table: str) -> list[int]:
