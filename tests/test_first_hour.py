@@ -237,3 +237,18 @@ def test_the_hooks_next_steps_are_the_readmes_first_commands(tmp_path):
     written = [line.split("#")[0].strip() for line in run_it.splitlines()]
     assert commands[1:-1] == [c for c in written if c and not c.startswith(("make plots", "make test"))]
     assert commands[-1] == "dvc push"
+
+
+def test_cookiecutter_bakes_from_an_archive_of_the_repository(tmp_path):
+    import sys
+
+    archive = tmp_path / "cookiecutter-dvc-pipeline-main.zip"
+    prefix = "--prefix=cookiecutter-dvc-pipeline-main/"  # as GitHub's "Download ZIP" has it
+    run(["git", "archive", "--format=zip", prefix, "-o", archive, "HEAD"], TEMPLATE_DIR)
+    config = tmp_path / "cookiecutter.yaml"  # where cookiecutter unpacks archives: not the user's home
+    config.write_text(f"cookiecutters_dir: {tmp_path / 'unpacked'}\nreplay_dir: {tmp_path / 'replay'}\n")
+
+    run([sys.executable, "-m", "cookiecutter", "--no-input", "--config-file", config, archive], tmp_path)
+
+    assert (tmp_path / "support-triage/data/raw/tickets.csv").is_file()
+    assert run(["git", "log", "--oneline"], tmp_path / "support-triage").stdout.count("\n") == 1
