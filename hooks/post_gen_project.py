@@ -79,6 +79,8 @@ def setup_commands(answers: dict, project: Path) -> list[list[str]]:
         *remote_commands(answers, project),
         ["dvc", "config", "core.autostage", "true"],
         ["dvc", "config", "core.analytics", "false"],  # offline by default: no usage reports
+        # `dvc plots show` writes a page with vega inline instead of loading it from a CDN (path relative to .dvc/)
+        ["dvc", "config", "plots.html_template", f"../src/{answers['package_name']}/vendor/plots.html"],
         ["git", "add", "-A"],
         ["git", "commit", "-q", "-m", COMMIT_MESSAGE],
     ]
@@ -136,11 +138,14 @@ def display_path(project: Path) -> str:
 
 
 def print_next_steps(answers: dict, project: Path) -> None:
+    """The first commands of the project's README ("Run it")."""
     print("\nNext steps:")
     print(f"  cd {shlex.quote(display_path(project))}")
-    print('  python -m pip install -e ".[dev]"')
+    print("  python -m venv .venv && . .venv/bin/activate")
+    print("  make install    # `make` alone lists every target")
     print("  dvc repro")
-    print("  dvc metrics show")
+    print("  make metrics")
+    print('  git add -A && git commit -m "First results"')
     if answers["dvc_remote"] != "none":
         print("  dvc push    # upload data and models to the DVC remote")
 

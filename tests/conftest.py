@@ -20,7 +20,6 @@ import pytest
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_PACKAGE = "support_triage"
 STAGES = [
-    "sample_data",
     "validate",
     "split",
     "train_classifier",

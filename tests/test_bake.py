@@ -42,9 +42,11 @@ BAKES = {
     "no-remote-no-ci-proprietary": {"dvc_remote": "none", "ci_provider": "none", "license": "Proprietary"},
 }
 
+VENDOR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "src" / "{{cookiecutter.package_name}}" / "vendor"
 PACKAGE_FILES = [
     "__init__.py",
     "casediff.py",
+    "data_docs.py",
     "embeddings.py",
     "encoders.py",
     "gate.py",
@@ -58,6 +60,9 @@ PACKAGE_FILES = [
     "runner.py",
     "text.py",
     "vector_index.py",
+    "vocabulary.json",
+    # web assets from npm, copied as they are (tests/tools/vendor_web_assets.py)
+    *(p.relative_to(VENDOR.parent).as_posix() for p in sorted(VENDOR.rglob("*")) if p.is_file()),
     *(
         f"stages/{name}.py"
         for name in (
@@ -74,6 +79,9 @@ COMMON_FILES = {
     ".gitignore",
     "Makefile",
     "README.md",
+    "data/raw/kb.csv",
+    "data/raw/queries.csv",
+    "data/raw/tickets.csv",
     "dvc.yaml",
     "expectations/kb.json",
     "expectations/queries.json",
@@ -141,6 +149,8 @@ def test_everything_is_rendered_and_parses(baked):
     project, _ = baked
     for name in tracked_files(project):
         path = project / name
+        if "/vendor/" in name:  # minified code and fonts, copied without rendering
+            continue
         text = path.read_text()
         assert not UNRENDERED.search(text), f"unrendered template text in {name}"
         if path.suffix in (".yml", ".yaml"):

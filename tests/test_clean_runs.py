@@ -23,7 +23,7 @@ def test_two_clean_runs_in_different_folders_give_identical_lock_files(tmp_path)
     repro(first)
     # a machine with another core count: model bytes must not depend on BLAS threads
     repro(second, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    assert len(lock_outs(first)) >= 15
+    assert len(lock_outs(first)) >= 13
     assert lock_outs(second) == lock_outs(first)
     assert (second / "dvc.lock").read_text() == (first / "dvc.lock").read_text()
 

@@ -51,7 +51,9 @@ def test_a_new_blend_weight_reuses_every_vector_and_changes_retrieval(reproduced
     set_param(reproduced_copy, "    dense_weight: 0.3 ", "    dense_weight: 1.0 ")
     result = repro(reproduced_copy)
     assert ran_stages(result) == ["train_encoder", "evaluate", "promote", "embed", "index"]
-    assert "embed: 35 articles, 0 embedded, 35 reused from cache" in result.stdout
+    assert "embed: 35 articles, 0 embedded, 35 reused from cache (dim 128): .cache/embeddings already held them" in (
+        result.stdout
+    )
     assert not (reproduced_copy / "data/embeddings/terms").exists()  # dense only: no BM25 rows
     after = json.loads((reproduced_copy / "metrics/evaluate/metrics.json").read_text())["retrieval"]
     assert after["mrr"] < before["mrr"]  # on the demo data the blend beats the dense half alone
@@ -83,9 +85,7 @@ BROKEN_TICKETS = {
 def test_bad_data_stops_the_pipeline_and_keeps_production(reproduced_copy, breakage):
     project = reproduced_copy
     production = tree_digest(project / "models/production")
-    # the documented way to bring your own data
-    run(["dvc", "remove", "sample_data"], project)
-    run(["dvc", "add", "data/raw/tickets.csv", "data/raw/kb.csv", "data/raw/queries.csv"], project)
+    # data/raw/ holds plain files: an edit by hand is what `validate` checks next
     tickets = pd.read_csv(project / "data/raw/tickets.csv", dtype=str, keep_default_na=False)
     breaker, message = BROKEN_TICKETS[breakage]
     breaker(tickets).to_csv(project / "data/raw/tickets.csv", index=False)
@@ -99,10 +99,16 @@ def test_bad_data_stops_the_pipeline_and_keeps_production(reproduced_copy, break
     assert tree_digest(project / "models/production") == production
 
 
-def test_byod_with_valid_data_reruns_from_validate_only_when_data_changes(reproduced_copy):
+def test_own_data_moves_raw_data_to_dvc_and_reruns_from_validate_only_when_data_changes(reproduced_copy):
     project = reproduced_copy
-    run(["dvc", "remove", "sample_data"], project)
-    run(["dvc", "add", "data/raw/tickets.csv", "data/raw/kb.csv", "data/raw/queries.csv"], project)
+    result = run(["make", "own-data"], project)
+    assert "own-data: data/raw/*.csv are tracked by DVC" in result.stdout
+    staged = run(["git", "status", "--porcelain", "--", "data/raw"], project).stdout.splitlines()
+    assert sorted(staged) == sorted(
+        [f"D  data/raw/{name}.csv" for name in ("kb", "queries", "tickets")]
+        + [f"A  data/raw/{name}.csv.dvc" for name in ("kb", "queries", "tickets")]
+        + ["A  data/raw/.gitignore"]
+    )
     assert ran_stages(repro(project)) == []
     kb = pd.read_csv(project / "data/raw/kb.csv", dtype=str, keep_default_na=False)
     kb.loc[0, "body"] += " Contact us if the steps above did not help."

@@ -157,6 +157,7 @@ def hook_constant(name: str):
 
 def test_hook_choices_match_cookiecutter_json():
     context = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
-    json_choices = {key: list(value) for key, value in context.items() if isinstance(value, list)}
+    # keys starting with "_" are cookiecutter's settings (e.g. _copy_without_render), not prompts
+    json_choices = {key: list(v) for key, v in context.items() if isinstance(v, list) and not key.startswith("_")}
     hook_choices = {key: list(value) for key, value in hook_constant("CHOICES").items()}
     assert hook_choices == json_choices

@@ -9,7 +9,7 @@ from {{ cookiecutter.package_name }}.params import load_params
 
 PACKAGE = Path("src/{{ cookiecutter.package_name }}")
 STAGES = [
-    *("sample_data", "validate", "split", "train_classifier", "train_encoder"),
+    *("validate", "split", "train_classifier", "train_encoder"),
     *("evaluate", "promote", "embed", "index"),
 ]
 
@@ -37,9 +37,7 @@ def package_modules_used_by(module: Path) -> set[Path]:
 
 
 def test_stages_run_in_order_with_their_modules():
-    # `sample_data` may be removed to bring your own data
-    assert list(stages()) == [s for s in STAGES if s in stages()]
-    assert set(STAGES) - set(stages()) <= {"sample_data"}
+    assert list(stages()) == STAGES
     for name, stage in stages().items():
         assert stage["cmd"] == f"python -m {{ cookiecutter.package_name }}.stages.{name}"
 

@@ -24,12 +24,16 @@ def read_metrics(rev: str | None = None) -> dict[str, Any]:
 
 
 def markdown_table(metrics: dict[str, Any]) -> str:
-    """A two-column Markdown table, metrics in sorted order."""
-    width = max([len("metric")] + [len(name) for name in metrics])
-    lines = [f"| {'metric':<{width}} | value |", f"|{'-' * (width + 2)}|-------|"]
-    for name, value in sorted(metrics.items()):
-        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
-        lines.append(f"| {name:<{width}} | {shown} |")
+    """A two-column Markdown table, metrics in sorted order, both columns aligned.
+
+    Values are right-aligned (numbers line up on their last digit); floats show four decimals.
+    """
+    shown = {name: f"{value:.4f}" if isinstance(value, float) else str(value) for name, value in metrics.items()}
+    width = max([len("metric")] + [len(name) for name in shown])
+    value_width = max([len("value")] + [len(value) for value in shown.values()])
+    lines = [f"| {'metric':<{width}} | {'value':>{value_width}} |", f"|{'-' * (width + 2)}|{'-' * (value_width + 1)}:|"]
+    for name in sorted(shown):
+        lines.append(f"| {name:<{width}} | {shown[name]:>{value_width}} |")
     return "\n".join(lines)
 
 

@@ -31,9 +31,16 @@ def main() -> int:
     write_lines(kb["id"].tolist(), OUT_DIR / "ids.txt")
     if result.terms is not None:
         write_csr(result.terms, OUT_DIR / "terms")
+    # Say where reused vectors came from: on a first run, "0 embedded" reads as a bug otherwise.
+    source = (
+        f": {params['cache_dir']} already held them for this encoder, from evaluate (which embeds the KB "
+        "to measure retrieval) or an earlier run"
+        if result.n_reused
+        else ""
+    )
     print(
         f"embed: {len(kb)} articles, {result.n_embedded} embedded, {result.n_reused} reused from cache "
-        f"(dim {result.vectors.shape[1]})"
+        f"(dim {result.vectors.shape[1]}){source}"
     )
     return 0
 

@@ -140,6 +140,8 @@ def run_suites(frames: dict[str, pd.DataFrame], suites: dict[str, dict[str, Any]
     import great_expectations as gx
     from great_expectations.execution_engine import pandas_execution_engine
 
+    from ..data_docs import make_offline, page_view_config
+
     # GX fingerprints an in-memory batch by hashing every row unless its (shallow) size is above this
     # threshold: 2.5 s for 1 M tickets, for a label in Data Docs that nothing reads. Set it to skip.
     if hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
@@ -153,6 +155,7 @@ def run_suites(frames: dict[str, pd.DataFrame], suites: dict[str, dict[str, Any]
             "class_name": "SiteBuilder",
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir.resolve())},
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "site_section_builders": page_view_config(),  # data values escaped
         },
     )
     source = context.data_sources.add_pandas("raw")
@@ -171,6 +174,7 @@ def run_suites(frames: dict[str, pd.DataFrame], suites: dict[str, dict[str, Any]
         )
         run = checkpoint.run(batch_parameters={"dataframe": frame})
         results[table] = next(iter(run.run_results.values()))
+    make_offline(docs_dir)  # the pages' styles and scripts from vendor/, not from CDNs
     return results
 
 
