@@ -226,8 +226,8 @@ def test_make_gate_runs_no_code_from_the_base_revision(history, base):
 
 # (key path in params.yaml, bad value or ... to delete, the first stage to run, start of the one-line message)
 BAD_PARAMS = [
-    ("data.seed", -1, "sample_data", "data.seed must be an integer ≥ 0, got -1"),
-    ("data.label_noise", 1.5, "sample_data", "data.label_noise must be a number ≥ 0 and ≤ 1, got 1.5"),
+    ("validate.max_failed_rows_shown", -1, "validate", "validate.max_failed_rows_shown must be an integer ≥ 0"),
+    ("split.seed", "42", "split", "split.seed must be an integer ≥ 0, got '42'"),
     ("validate.labels", "billing", "validate", "validate.labels must be a list of at least 2 non-empty texts"),
     ("validate.tickets.text_length.max", "long", "validate", "validate.tickets.text_length.max must be an integer"),
     ("split.test_size", 1.5, "split", "split.test_size must be a number > 0 and < 1, got 1.5"),
