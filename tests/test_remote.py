@@ -36,9 +36,9 @@ REMOTE_TIMEOUT = 90  # seconds: any remote command still running then is killed 
 FAIL_FAST = 45  # seconds: a refused key, a stopped server or a missing bucket must be reported within this
 OUTPUTS = ("data", "models", "metrics")
 SCRATCH = (".git/", ".dvc/cache/", ".dvc/tmp/")
-# Stages DVC never saves to the run-cache: `evaluate` declares `cache: false` outputs
+# Stages DVC never saves to the run-cache: `evaluate` and `drift` declare `cache: false` outputs
 # that are neither metrics nor plots, `promote` has `persist: true` outputs.
-NOT_RUN_CACHED = {"evaluate", "promote"}
+NOT_RUN_CACHED = {"evaluate", "promote", "drift"}
 
 
 def remote_command(project: Path, cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -131,7 +131,8 @@ def retrain_branch(branch: str, base: str) -> int:
     if subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"]).returncode == 0:
         raise StageError(f"branch {branch!r} already exists")
     # The drift report of the batch against the current models, and those models' digest.
-    subprocess.run(["dvc", "repro", "drift"], check=True)
+    if subprocess.run(["dvc", "repro", "drift"]).returncode != 0:
+        raise StageError(f"`dvc repro drift` failed at {base}: the pipeline must run there before retraining")
     drift_summary = (REPORT_DIR / "summary.md").read_text(encoding="utf-8")
     before = production_digest()
     git("switch", "-q", "-c", branch)

@@ -363,20 +363,26 @@ def markdown_summary(metrics: dict[str, Any]) -> str:
 COLOURS = ("#4c78a8", "#f58518")
 
 
+def svg_start(title: str, width: int, height: int, names: list[str], left: int) -> list[str]:
+    """The opening of a plot: the SVG element, its title and a legend of `names`, one colour each."""
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
+        f'<title>{html.escape(title)}</title><text x="4" y="16" font-weight="bold">{html.escape(title)}</text>',
+    ]
+    for i, name in enumerate(names):
+        x = left + i * 160
+        parts.append(f'<rect x="{x}" y="22" width="10" height="10" fill="{COLOURS[i % 2]}"/>')
+        parts.append(f'<text x="{x + 14}" y="31" font-size="12">{html.escape(name)}</text>')
+    return parts
+
+
 def svg_bars(title: str, categories: list[str], series: dict[str, list[float]], width: int = 640) -> str:
     """Grouped horizontal bars (shares per category), one colour per series, as inline SVG."""
     row, bar = 12 * len(series) + 8, 12
     height = 40 + row * len(categories) + 20
     left, right = 160, width - 20
     top = max((v for values in series.values() for v in values), default=0) or 1
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
-        f'<title>{html.escape(title)}</title><text x="4" y="16" font-weight="bold">{html.escape(title)}</text>',
-    ]
-    for i, (name, _) in enumerate(series.items()):
-        x = left + i * 160
-        parts.append(f'<rect x="{x}" y="24" width="10" height="10" fill="{COLOURS[i % 2]}"/>')
-        parts.append(f'<text x="{x + 14}" y="33" font-size="12">{html.escape(name)}</text>')
+    parts = svg_start(title, width, height, list(series), left)
     for j, category in enumerate(categories):
         y = 40 + j * row
         parts.append(f'<text x="{left - 6}" y="{y + row / 2 + 4}" text-anchor="end" font-size="12">')
@@ -401,14 +407,8 @@ def svg_histogram(title: str, series: dict[str, np.ndarray], bins: int = 20, mar
     shares = {name: np.histogram(v, bins=edges)[0] / max(len(v), 1) for name, v in series.items()}
     top = max(float(s.max()) for s in shares.values()) or 1
     plot_w, plot_h = width - left - 10, height - bottom - top_margin
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
-        f'<title>{html.escape(title)}</title><text x="4" y="16" font-weight="bold">{html.escape(title)}</text>',
-    ]
-    for i, (name, share) in enumerate(shares.items()):
-        x = left + i * 160
-        parts.append(f'<rect x="{x}" y="22" width="10" height="10" fill="{COLOURS[i % 2]}"/>')
-        parts.append(f'<text x="{x + 14}" y="31" font-size="12">{html.escape(name)}</text>')
+    parts = svg_start(title, width, height, list(shares), left)
+    for i, share in enumerate(shares.values()):
         points = []
         for k, s in enumerate(share):
             x0, x1 = left + plot_w * k / bins, left + plot_w * (k + 1) / bins
