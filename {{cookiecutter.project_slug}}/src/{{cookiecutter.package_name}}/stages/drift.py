@@ -330,6 +330,8 @@ def describe(check: dict[str, Any]) -> tuple[str, str, str]:
         value = f"p = {check['p_value']:.3g}"
         if "statistic" in check:
             value = f"{check['method']} {check['statistic']:.3g}, {value}"
+        elif "score" in check:
+            value = f"share {check['score']:.3g} (expected {check['reference']:.3g}), {value}"
         threshold = f"p < {check['threshold']:g}"
     else:
         value = f"{check['score']:.4g} (reference {check['reference']:.4g})"
