@@ -29,7 +29,8 @@ from pathlib import Path
 import yaml
 
 from .encoders import folder_sha256
-from .io import read_csv, write_bytes, write_text
+from .gate import default_base
+from .io import read_csv, read_json, write_bytes, write_text
 from .runner import StageError, run_stage
 from .stages.drift import BATCH_FILE, REPORT_DIR, read_batch
 
@@ -37,6 +38,7 @@ RAW_TICKETS = Path("data/raw/tickets.csv")
 PRODUCTION = Path("models/production")
 PR_BODY = Path("reports/retrain/pull_request.md")
 GATE_REPORT = Path("reports/gate.md")
+PROMOTE_DECISION = Path("metrics/promote.json")  # promote's recorded decision, where it writes one
 PROTECTED_BRANCHES = ("main", "master")
 
 
@@ -92,14 +94,22 @@ def production_digest() -> str:
     return digest.hexdigest()
 
 
-def pull_request_body(drift_summary: str, promoted: bool, repro_code: int, gate_report: str) -> str:
+def promotion_outcome(before: str, repro_code: int) -> str:
+    """ "promoted" when the production models changed, "not promoted" when promote refused (or the
+    pipeline stopped), "unchanged" when the retrained models are the production ones."""
+    if production_digest() != before:
+        return "promoted"
+    decision = PROMOTE_DECISION.is_file() and read_json(PROMOTE_DECISION).get("promotion", {}).get("promoted", 1)
+    return "not promoted" if repro_code or decision == 0 else "unchanged"
+
+
+def pull_request_body(drift_summary: str, outcome: str, gate_report: str) -> str:
     """The pull request's description: why (drift), what happened (promotion), and the regression gate."""
-    if promoted:
-        outcome = "✅ The retrained models met every floor of `gate.thresholds`: **production models replaced**."
-    elif repro_code:
-        outcome = "❌ The retrained models were **not promoted**: production models unchanged (see `dvc repro`)."
-    else:
-        outcome = "➖ The retrained models are identical to production: nothing to promote."
+    outcome = {
+        "promoted": "✅ The retrained models met every floor of `gate.thresholds`: **production models replaced**.",
+        "not promoted": "❌ The retrained models were **not promoted**: production models unchanged (see `dvc repro`).",
+        "unchanged": "➖ The retrained models are identical to production: nothing to promote.",
+    }[outcome]
     return "\n".join(
         [
             "# Retraining on the incoming batch",
@@ -124,6 +134,7 @@ def git(*args: str) -> str:
 
 def retrain_branch(branch: str, base: str) -> int:
     """Retrain on a new branch `branch` and commit; the pull request text goes to `PR_BODY`. Returns 0."""
+    base = base or default_base()
     if not branch.strip():
         raise StageError("no branch given: make retrain-branch BRANCH=<new branch>")
     if branch in PROTECTED_BRANCHES or branch == base.removeprefix("origin/"):
@@ -138,16 +149,15 @@ def retrain_branch(branch: str, base: str) -> int:
     git("switch", "-q", "-c", branch)
     appended = append_batch()
     repro = subprocess.run(["dvc", "repro"])
-    promoted = production_digest() != before
+    outcome = promotion_outcome(before, repro.returncode)
     gate = subprocess.run([sys.executable, "-m", __package__ + ".gate", "--base", base, "--report", str(GATE_REPORT)])
     gate_report = GATE_REPORT.read_text(encoding="utf-8") if GATE_REPORT.is_file() else "Regression gate: no report."
-    write_text(pull_request_body(drift_summary, promoted, repro.returncode, gate_report), PR_BODY)
+    write_text(pull_request_body(drift_summary, outcome, gate_report), PR_BODY)
     git("add", "-A")
-    state = "promoted" if promoted else "not promoted"
-    git("commit", "-q", "-m", f"Retrain on {appended} incoming tickets ({state})")
+    git("commit", "-q", "-m", f"Retrain on {appended} incoming tickets (models {outcome})")
     print(
         f"retrain: branch {branch}: {appended} tickets appended, dvc repro exit {repro.returncode}, "
-        f"models {state}, gate exit {gate.returncode}. Pull request text: {PR_BODY}"
+        f"models {outcome}, gate exit {gate.returncode}. Pull request text: {PR_BODY}"
     )
     return 0
 
@@ -158,7 +168,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands.add_parser("append", help=f"append the labelled {BATCH_FILE} to {RAW_TICKETS}")
     branch = commands.add_parser("branch", help="retrain on a new branch and commit (never pushes)")
     branch.add_argument("--branch", required=True, help="the new branch")
-    branch.add_argument("--base", default="main", help="revision the regression gate compares with (default: main)")
+    branch.add_argument("--base", default="", help="revision the regression gate compares with (default: the gate's)")
     return parser.parse_args(argv)
 
 
