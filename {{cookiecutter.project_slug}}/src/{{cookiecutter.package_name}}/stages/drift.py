@@ -99,11 +99,11 @@ def read_batch(path: Path) -> pd.DataFrame:
     """The batch at `path`, or a StageError in one line naming the file and what is wrong."""
     if not path.is_file():
         raise StageError(f"{path}: file not found; put the batch of tickets to check there")
+    if path.stat().st_size == 0:
+        raise StageError(f"{path}: the file is empty; it needs a header and at least one ticket")
     try:
         batch = read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise StageError(f"{path}: the file is empty; it needs a header and at least one ticket") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         reason = " ".join(str(err).split())
         raise StageError(f"{path}: not a readable UTF-8 CSV file ({reason})") from None
     missing = [column for column in REQUIRED_COLUMNS if column not in batch.columns]
