@@ -146,11 +146,18 @@ def nearest_similarity(vectors: np.ndarray, reference: np.ndarray, chunk: int = 
 def build_reference(
     train: pd.DataFrame, test: pd.DataFrame, classifier, encoder: Encoder, settings: dict[str, Any]
 ) -> Reference:
-    """Everything a batch is compared with. Training tickets beyond `max_reference_tickets` are sampled (seeded)."""
-    limit = int(settings["max_reference_tickets"])
-    sample = train.sample(n=limit, random_state=int(settings["seed"])).sort_index() if len(train) > limit else train
+    """Everything a batch is compared with.
+
+    The nearest-neighbour check compares with at most `max_reference_tickets` tickets of each split,
+    sampled with `seed`: its cost grows with the product of the two sizes.
+    """
+    limit, seed = int(settings["max_reference_tickets"]), int(settings["seed"])
+
+    def sample(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sample(n=limit, random_state=seed).sort_index() if len(frame) > limit else frame
+
     vocabulary, tokenize = vocabulary_of(classifier)
-    train_vectors = encoder.encode(sample["text"].tolist())
+    train_vectors = encoder.encode(sample(train)["text"].tolist())
     test_texts = test["text"].tolist()
     probabilities = classifier.predict_proba(test_texts)
     classes = [str(c) for c in classifier.classes_]
@@ -162,7 +169,7 @@ def build_reference(
         vocabulary=vocabulary,
         tokenize=tokenize,
         train_vectors=train_vectors,
-        test_nearest=nearest_similarity(encoder.encode(test_texts), train_vectors),
+        test_nearest=nearest_similarity(encoder.encode(sample(test)["text"].tolist()), train_vectors),
         test_predicted=predicted,
         test_confidence=probabilities.max(axis=1),
         test_oov_rate=oov_rate(test_texts, vocabulary, tokenize),
