@@ -28,6 +28,7 @@ STAGES = [
     "promote",
     "embed",
     "index",
+    "drift",
 ]
 RAN = re.compile(r"^Running stage '([a-z_]+)':", re.MULTILINE)
 

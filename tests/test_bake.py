@@ -56,6 +56,7 @@ PACKAGE_FILES = [
     "models.py",
     "modelset.py",
     "params.py",
+    "retrain.py",
     "retrieval.py",
     "runner.py",
     "text.py",
@@ -68,9 +69,10 @@ PACKAGE_FILES = [
         for name in (
             "__init__",
             *("sample_data", "validate", "split", "train_classifier", "train_encoder"),
-            *("evaluate", "promote", "embed", "index"),
+            *("evaluate", "promote", "embed", "index", "drift", "sample_incoming"),
         )
     ),
+    "stages/shifts.json",
 ]
 COMMON_FILES = {
     ".dvc/.gitignore",
@@ -82,6 +84,7 @@ COMMON_FILES = {
     "data/raw/kb.csv",
     "data/raw/queries.csv",
     "data/raw/tickets.csv",
+    "data/incoming/tickets.csv",
     "dvc.yaml",
     "expectations/kb.json",
     "expectations/queries.json",
@@ -94,6 +97,7 @@ COMMON_FILES = {
         for name in (
             "conftest",
             "test_casediff",
+            "test_drift",
             "test_embeddings",
             "test_gate",
             "test_lexical",
@@ -117,7 +121,7 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
     files = COMMON_FILES | {f"src/{package}/{name}" for name in PACKAGE_FILES}
     ci = answers.get("ci_provider", "github")
     if ci == "github":
-        files.add(".github/workflows/ci.yml")
+        files |= {".github/workflows/ci.yml", ".github/workflows/drift.yml"}
     if ci == "gitlab":
         files.add(".gitlab-ci.yml")
     if answers.get("license", "MIT") != "Proprietary":
@@ -206,8 +210,9 @@ def test_ci_files_pass_their_linters(baked):
     ci = answers.get("ci_provider", "github")
     assert workflow.exists() == (ci == "github") and gitlab.exists() == (ci == "gitlab")
     if ci == "github":
-        assert actionlint(workflow).returncode == 0
-        assert zizmor(workflow).returncode == 0
+        for path in (workflow, workflow.with_name("drift.yml")):
+            assert actionlint(path).returncode == 0
+            assert zizmor(path).returncode == 0
     if ci == "gitlab":
         assert check_gitlab_ci(gitlab).returncode == 0
 

@@ -63,10 +63,10 @@ def test_tiny_benchmark_writes_every_figure_the_json_and_the_plot(tmp_path):
     assert [name for name in full["stages"] if name != "dvc"] == STAGES
     assert all(figures_ok(figures) for figures in full["stages"].values())
 
-    assert results["classifier"]["ran"] == ["train_classifier", "evaluate", "promote"]
+    assert results["classifier"]["ran"] == ["train_classifier", "evaluate", "promote", "drift"]
     assert results["classifier"]["ratio"]["median"] > 0
     kb_edit = results["kb_edit"]  # the default encoder is fitted on the KB: an edit refits it, and all downstream
-    assert kb_edit["ran"] == ["validate", "train_encoder", "evaluate", "promote", "embed", "index"]
+    assert kb_edit["ran"] == ["validate", "train_encoder", "evaluate", "promote", "embed", "index", "drift"]
     assert kb_edit["edited"] == 1 and kb_edit["ratio"]["median"] > 0
 
     noop = results["noop"]

@@ -21,7 +21,7 @@ from conftest import RAN, base_env, commit, ran_stages, repro, run
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("experiments")]
 
-CLASSIFIER_BRANCH = ["train_classifier", "evaluate", "promote"]
+CLASSIFIER_BRANCH = ["train_classifier", "evaluate", "promote", "drift"]
 TRY_C = 1.0  # the default is 4.0; 1.0 classifies a few test tickets differently
 SWEEP = [0.01, 1.0, 2.0]  # 0.01 is far too weak: promote refuses it, and the experiment still completes
 WEAK_C = 0.01

@@ -57,7 +57,8 @@ def test_first_commit_has_no_baseline_and_passes_with_a_notice(reproduced_copy):
 
 def test_a_degrading_parameter_fails_the_gate_and_a_rule_change_decides(history):
     set_param(history, *DEGRADE)
-    assert ran_stages(repro(history)) == ["train_classifier", "evaluate", "promote"]  # promote's floors still pass
+    # promote's floors still pass; drift checks the batch against the new classifier
+    assert ran_stages(repro(history)) == ["train_classifier", "evaluate", "promote", "drift"]
 
     result = gate(history, "--base", "main", "--report", "reports/gate.md", code=1)
     report = (history / "reports" / "gate.md").read_text()
@@ -190,7 +191,7 @@ def test_the_ci_commands_run_here(history):
     # A parameter changed and committed without rerunning the pipeline: CI reruns it, and the lock check fails.
     set_param(history, "  max_iter: 1000", "  max_iter: 2000")
     commit(history, "Change max_iter without running the pipeline")
-    assert ran_stages(make("ci-repro")) == ["train_classifier", "evaluate", "promote"]  # evaluated once, forced
+    assert ran_stages(make("ci-repro")) == ["train_classifier", "evaluate", "promote", "drift"]  # evaluated once
     lock = make("lock-check", code=2)
     assert "dvc repro changed dvc.lock: the pipeline was not rerun before committing" in lock.stdout
 

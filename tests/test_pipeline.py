@@ -38,19 +38,20 @@ def test_second_repro_runs_no_stage(reproduced_copy):
 
 def test_classifier_param_reruns_only_the_classifier_branch(reproduced_copy):
     set_param(reproduced_copy, "  C: 4.0\n", "  C: 2.0\n")
-    assert ran_stages(repro(reproduced_copy)) == ["train_classifier", "evaluate", "promote"]
+    # `drift` checks the incoming batch against the new production classifier
+    assert ran_stages(repro(reproduced_copy)) == ["train_classifier", "evaluate", "promote", "drift"]
 
 
 def test_encoder_param_does_not_refit_the_classifier(reproduced_copy):
     set_param(reproduced_copy, "    n_components: 128\n", "    n_components: 96\n")
-    assert ran_stages(repro(reproduced_copy)) == ["train_encoder", "evaluate", "promote", "embed", "index"]
+    assert ran_stages(repro(reproduced_copy)) == ["train_encoder", "evaluate", "promote", "embed", "index", "drift"]
 
 
 def test_a_new_blend_weight_reuses_every_vector_and_changes_retrieval(reproduced_copy):
     before = json.loads((reproduced_copy / "metrics/evaluate/metrics.json").read_text())["retrieval"]
     set_param(reproduced_copy, "    dense_weight: 0.3 ", "    dense_weight: 1.0 ")
     result = repro(reproduced_copy)
-    assert ran_stages(result) == ["train_encoder", "evaluate", "promote", "embed", "index"]
+    assert ran_stages(result) == ["train_encoder", "evaluate", "promote", "embed", "index", "drift"]
     assert "embed: 35 articles, 0 embedded, 35 reused from cache (dim 128): .cache/embeddings already held them" in (
         result.stdout
     )

@@ -36,9 +36,9 @@ REMOTE_TIMEOUT = 90  # seconds: any remote command still running then is killed 
 FAIL_FAST = 45  # seconds: a refused key, a stopped server or a missing bucket must be reported within this
 OUTPUTS = ("data", "models", "metrics")
 SCRATCH = (".git/", ".dvc/cache/", ".dvc/tmp/")
-# Stages DVC never saves to the run-cache: `evaluate` declares `cache: false` outputs
+# Stages DVC never saves to the run-cache: `evaluate` and `drift` declare `cache: false` outputs
 # that are neither metrics nor plots, `promote` has `persist: true` outputs.
-NOT_RUN_CACHED = {"evaluate", "promote"}
+NOT_RUN_CACHED = {"evaluate", "promote", "drift"}
 
 
 def remote_command(project: Path, cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -238,7 +238,7 @@ def test_shared_run_cache_restores_training_but_evaluate_and_promote_rerun(s3_pr
     result, seconds = timed(dvc, clone, "repro", "--pull", env=s3_project.env)
 
     assert "Stage 'train_classifier' is cached - skipping run, checking out outputs" in result.stdout
-    assert ran_stages(result) == ["evaluate", "promote"]
+    assert ran_stages(result) == ["evaluate", "promote", "drift"]
     assert outputs(clone) == outputs(teammate)
     print(
         f"\nC=2.0: the teammate's dvc repro {teammate_seconds:.1f} s;"
@@ -253,7 +253,7 @@ def test_ci_sequence_restores_what_was_pushed_and_remote_check_names_what_was_no
     developer = tmp_path / "developer"
     shutil.copytree(s3_project.project, developer, symlinks=True)
     set_param(developer, "  C: 4.0\n", "  C: 3.0\n")
-    assert ran_stages(repro(developer)) == ["train_classifier", "evaluate", "promote"]
+    assert ran_stages(repro(developer)) == ["train_classifier", "evaluate", "promote", "drift"]
     commit(developer, "Classifier C 3.0")
     ci = fresh_clone(developer, tmp_path / "ci")
 

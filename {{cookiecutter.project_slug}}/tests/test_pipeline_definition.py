@@ -10,7 +10,7 @@ from {{ cookiecutter.package_name }}.params import load_params
 PACKAGE = Path("src/{{ cookiecutter.package_name }}")
 STAGES = [
     *("validate", "split", "train_classifier", "train_encoder"),
-    *("evaluate", "promote", "embed", "index"),
+    *("evaluate", "promote", "embed", "index", "drift"),
 ]
 
 

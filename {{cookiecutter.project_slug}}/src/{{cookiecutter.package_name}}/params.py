@@ -78,6 +78,18 @@ IsoDateTime = Annotated[
 ]
 
 
+class IncomingBatchParams(Section):
+    """`data.incoming`: the batch `make incoming` writes for the drift check."""
+
+    seed: Seed
+    n_tickets: PositiveInt
+    start_date: IsoDate
+    end_date: IsoDate
+    shift: Literal["none", "new_topic", "label_mix", "longer_texts", "new_channel", "foreign_text"]
+    share: Share
+
+
+
 class DataParams(Section):
     seed: Seed
     n_tickets: PositiveInt
@@ -86,6 +98,7 @@ class DataParams(Section):
     label_noise: Share
     start_date: IsoDate
     end_date: IsoDate
+    incoming: IncomingBatchParams
 
     @model_validator(mode="after")
     def dates(self) -> DataParams:
@@ -247,6 +260,40 @@ class IndexParams(Section):
     hnsw: HnswParams
 
 
+class OovParams(Section):
+    max_increase: Share
+
+
+class FarParams(Section):
+    quantile: Annotated[float, Field(gt=0, lt=1)]
+
+
+class CategoricalParams(Section):
+    columns: list[Text]
+    max_unseen_share: Share
+
+
+class PerformanceParams(Section):
+    max_drop: Share
+
+
+class DriftParams(Section):
+    alpha: Annotated[float, Field(gt=0, lt=1)]
+    oov: OovParams
+    far: FarParams
+    categorical: CategoricalParams
+    performance: PerformanceParams
+    max_reference_tickets: PositiveInt
+    seed: Seed
+
+
+class ServeParams(Section):
+    """Bounds of the HTTP service, so one request cannot hold a worker."""
+
+    max_text_length: PositiveInt
+    max_batch_size: PositiveInt
+    max_k: PositiveInt
+
 class Params(Section):
     """Every section of params.yaml. A section a stage does not use is still checked."""
 
@@ -259,6 +306,8 @@ class Params(Section):
     gate: GateParams
     embed: EmbedParams
     index: IndexParams
+    drift: DriftParams
+    serve: ServeParams | None = None  # with the HTTP service (serving=fastapi)
 
 
 class ParamsError(StageError):
