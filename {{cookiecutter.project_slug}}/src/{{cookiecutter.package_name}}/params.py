@@ -89,7 +89,6 @@ class IncomingBatchParams(Section):
     share: Share
 
 
-
 class DataParams(Section):
     seed: Seed
     n_tickets: PositiveInt
@@ -293,6 +292,7 @@ class ServeParams(Section):
     max_text_length: PositiveInt
     max_batch_size: PositiveInt
     max_k: PositiveInt
+
 
 class Params(Section):
     """Every section of params.yaml. A section a stage does not use is still checked."""
