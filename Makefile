@@ -32,14 +32,16 @@ test: $(VENV)/.installed
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 ## bench: bake the default project and measure it against the performance targets, then retrieval quality
-## on docstrings (~45 min on 2 cores); writes docs/benchmarks/ and the tables of docs/benchmarks.md and
-## docs/pipeline.md. BENCH_SIZE=tiny: a 3-minute smoke run that writes nothing
+## on docstrings, then the service over HTTP (~55 min on 2 cores); writes docs/benchmarks/ and the tables of
+## docs/benchmarks.md and docs/pipeline.md. BENCH_SIZE=tiny: a 5-minute smoke run that writes nothing
 BENCH_SIZE ?= full
 bench: $(VENV)/.installed
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/run.py --size $(BENCH_SIZE) \
 		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/benchmarks.md)
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/retrieval_quality.py \
 		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/pipeline.md,--limit 300 --backends tfidf-svd)
+	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/serving.py \
+		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/benchmarks.md,--requests 50 --seconds 2)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check hooks tests benchmarks docs

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -39,7 +40,7 @@ import httpx
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import bake_default, base_env, machine_info, run_checked  # noqa: E402
+from run import HIDDEN_MODULES, HOOK_DIR, bake_default, base_env, machine_info, run_checked  # noqa: E402
 
 BATCH = 32
 ENDPOINTS = ("predict", "predict_batch", "search")
@@ -180,7 +181,9 @@ def latency(timings: list[float]) -> dict[str, Any]:
 
 
 def bench(project: Path, package: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    env = {**base_env(), "PYTHONPATH": str(project / "src")}
+    # torch is hidden as in run.py: the default project does not depend on it, but skops imports it when present
+    pythonpath = os.pathsep.join([str(HOOK_DIR), str(project / "src")])
+    env = {**base_env(), "PYTHONPATH": pythonpath, "BENCH_HIDDEN_MODULES": HIDDEN_MODULES}
     code = IN_PROCESS.format(package=package, batch=BATCH, seconds=args.seconds, requests=args.requests)
     raw = json.loads(run_checked([sys.executable, "-c", code], project, env).strip().splitlines()[-1])
     in_process = {name: {**latency(t), "rps": round(1000 / statistics.mean(t), 1)} for name, t in raw.items()}

@@ -252,9 +252,9 @@ def test_an_index_built_with_another_encoder_is_refused(reproduced_copy):
 
 
 def test_a_request_in_flight_when_sigterm_arrives_completes(served, tmp_path):
-    """The request's headers and half its body are sent, then SIGTERM, then the rest: it is still answered."""
+    """The request's headers and part of its body are sent, then SIGTERM, then the rest: it is still answered."""
     project, _, _ = served
-    with server(project, tmp_path / "sigterm.log") as (url, process):
+    with server(project, tmp_path / "sigterm.log", LOG_REQUEST_TEXT="true") as (url, process):
         port = int(url.rsplit(":", 1)[1])
         body = json.dumps({"text": "I was charged twice for my subscription"}).encode()
         with closing(socket.create_connection(("127.0.0.1", port), timeout=30)) as connection:
@@ -274,7 +274,9 @@ def test_a_request_in_flight_when_sigterm_arrives_completes(served, tmp_path):
         assert process.wait(timeout=20) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it is done
     status, _, rest = answer.partition(b"\r\n")
     assert status == b"HTTP/1.1 200 OK" and b'"label":"billing"' in rest
-    assert '"event": "shutdown"' in (tmp_path / "sigterm.log").read_text()
+    log = (tmp_path / "sigterm.log").read_text()
+    assert '"event": "shutdown"' in log
+    assert '"text": "I was charged twice for my subscription"' in log  # LOG_REQUEST_TEXT=true logs the text
 
 
 def test_serving_none_bakes_no_service_and_its_tests_pass(tmp_path):
@@ -288,3 +290,28 @@ def test_serving_none_bakes_no_service_and_its_tests_pass(tmp_path):
     assert "docker" not in workflow and "packages: write" not in workflow
     result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project)
     assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+def test_the_serving_benchmark_measures_every_endpoint_over_http_and_in_process(reproduced, tmp_path):
+    """A tiny run of benchmarks/serving.py (`make bench` runs it in full): every figure, the JSON, the plot, the doc."""
+    project, _ = reproduced
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("before\n<!-- serving:start -->\nold\n<!-- serving:end -->\nafter\n")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "serving.py"
+    command = [sys.executable, script, "--project", project, "--requests", "20", "--seconds", "2"]
+    run([*command, "--out", tmp_path, "--doc", doc], tmp_path)
+    results = json.loads((tmp_path / "serving.json").read_text())
+    http = [row for row in results["http"] if row["endpoint"] != "memory"]
+    assert {(r["endpoint"], r["workers"], r["in_flight"]) for r in http} == {
+        (endpoint, workers, in_flight)
+        for endpoint in ("predict", "predict_batch", "search")
+        for workers in (1, 2)
+        for in_flight in (1, 16)
+    }
+    assert all(r["n"] >= 1 and r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] and r["rps"] > 0 for r in http)
+    assert set(results["in_process"]) == {"predict", "predict_batch", "search"}
+    assert all(r["rss_mib"] > 50 for r in results["http"] if r["endpoint"] == "memory")
+    assert (tmp_path / "serving.png").stat().st_size > 10_000
+    text = doc.read_text()
+    assert text.startswith("before\n<!-- serving:start -->\nDefault bake (35 KB articles)") and "old" not in text
+    assert text.endswith("<!-- serving:end -->\nafter\n") and "| /predict/batch | HTTP | 2 | 16 |" in text

@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -47,6 +48,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from threadpoolctl import threadpool_limits
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from .params import load_params
 
@@ -264,34 +266,56 @@ def ready_service() -> Service:
     return STATE.service
 
 
-@app.middleware("http")
-async def log_requests(request: Request, call_next):
-    """One JSON line per request; the request id (X-Request-ID or a new one) is echoed in the response."""
-    request_id = request.headers.get("x-request-id", "")
-    if not REQUEST_ID.fullmatch(request_id):
-        request_id = uuid.uuid4().hex
-    start = time.perf_counter()
-    error = None
-    try:
-        response = await call_next(request)
-    except Exception as err:  # the log says what failed; the client gets no traceback
-        error = f"{type(err).__name__}: {one_line(err)}"
-        response = JSONResponse(status_code=500, content={"detail": f"internal error (request id {request_id})"})
-    response.headers["X-Request-ID"] = request_id
-    line = {
-        "method": request.method,
-        "path": request.url.path,
-        "status": response.status_code,
-        "latency_ms": round((time.perf_counter() - start) * 1000, 3),
-        "model_version": STATE.service.version if STATE.service else None,
-        "request_id": request_id,
-    }
-    if error:
-        line["error"] = error
-    if getattr(request.state, "text", None) is not None:
-        line["text"] = request.state.text
-    log_event("request", **line)
-    return response
+class RequestLog:
+    """ASGI middleware: one JSON log line per request; the request id (X-Request-ID or a new one) is echoed.
+
+    Plain ASGI rather than `@app.middleware("http")`, which streams every response
+    through an extra task: this adds next to nothing to a request.
+    """
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request_id = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        if not REQUEST_ID.fullmatch(request_id):
+            request_id = uuid.uuid4().hex
+        state = scope.setdefault("state", {})  # request.state: endpoints leave the text there when it is logged
+        start, status, error = time.perf_counter(), None, None
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as err:  # the log says what failed; the client gets no traceback
+            error = f"{type(err).__name__}: {one_line(err)}"
+            if status is not None:
+                raise
+            answer = JSONResponse(status_code=500, content={"detail": f"internal error (request id {request_id})"})
+            await answer(scope, receive, send_with_id)
+        line = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "latency_ms": round((time.perf_counter() - start) * 1000, 3),
+            "model_version": STATE.service.version if STATE.service else None,
+            "request_id": request_id,
+        }
+        if error:
+            line["error"] = error
+        if state.get("text") is not None:
+            line["text"] = state["text"]
+        log_event("request", **line)
+
+
+app.add_middleware(RequestLog)
 
 
 @app.exception_handler(RequestValidationError)
@@ -362,6 +386,21 @@ def search(body: SearchRequest, request: Request) -> dict[str, Any]:
     return {"results": service.search(body.query, body.k), "model_version": service.version}
 
 
+class NoDelayHTTP(AutoHTTPProtocol):
+    """uvicorn's HTTP protocol with TCP_NODELAY on every connection.
+
+    With --workers, uvicorn binds the listening socket itself and asyncio then
+    leaves Nagle's algorithm on: each answer waited ~40 ms for the client's
+    delayed ACK (measured: 46 ms for /health with 2 workers, 1 ms with 1).
+    """
+
+    def connection_made(self, transport) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m {{ cookiecutter.package_name }}.serve", description="Serve the promoted models over HTTP."
@@ -389,6 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        http=NoDelayHTTP,
         access_log=False,  # the app logs every request as JSON
         log_level="info",
     )
