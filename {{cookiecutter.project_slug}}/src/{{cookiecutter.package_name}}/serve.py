@@ -51,6 +51,7 @@ from threadpoolctl import threadpool_limits
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from .params import load_params
+from .runner import StageError
 
 if TYPE_CHECKING:
     from .encoders import Encoder
@@ -78,6 +79,8 @@ def load_limits(path: str | os.PathLike) -> Limits:
     except ValidationError as err:
         first = err.errors()[0]
         raise SystemExit(f"serve: {path}: serve.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    except StageError as err:  # params.yaml does not fit its schema: the message names the key
+        raise SystemExit(f"serve: {err}") from None
     except (OSError, KeyError, TypeError, ValueError) as err:
         raise SystemExit(f"serve: cannot read the `serve` section of {path}: {err}") from None
 
