@@ -9,8 +9,8 @@ already reproduced), then, with the current interpreter and PYTHONPATH=<project>
    (`Service.predict`, `Service.search`), one at a time, in a child process;
 2. over HTTP: `python -m <package>.serve` on 127.0.0.1 with 1 and 2 workers; for
    each endpoint (/predict, /predict/batch with 32 texts, /search with k=5), a real
-   HTTP client (httpx, asyncio, keep-alive) sends requests with 1 and then 16 in
-   flight, until --requests are answered or --seconds have passed;
+   HTTP client (http.client, one keep-alive connection per thread) sends requests
+   with 1 and then 16 in flight, until --requests are answered or --seconds have passed;
 3. the memory of the service (summed RSS of its process tree, from /proc) after the load.
 
 Texts are the test split's tickets and queries are the golden queries, in turn.
@@ -23,7 +23,7 @@ its cost; throughput at 16 in flight is what the server sustains while sharing t
 from __future__ import annotations
 
 import argparse
-import asyncio
+import itertools
 import json
 import os
 import socket
@@ -31,8 +31,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import closing, contextmanager
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,7 @@ import httpx
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import HIDDEN_MODULES, HOOK_DIR, bake_default, base_env, machine_info, run_checked  # noqa: E402
+from run import HIDDEN_MODULES, HOOK_DIR, bake_default, base_env, machine_info, run_checked, update_doc  # noqa: E402
 
 BATCH = 32
 ENDPOINTS = ("predict", "predict_batch", "search")
@@ -145,29 +147,46 @@ def bodies(project: Path, endpoint: str) -> list[dict[str, Any]]:
     return [{"query": q, "k": 5} for q in queries]
 
 
-async def load(url: str, path: str, payloads: list[dict], in_flight: int, requests: int, seconds: float) -> dict:
-    """Send requests with `in_flight` at a time until `requests` are answered or `seconds` pass."""
+def load(url: str, path: str, payloads: list[dict], in_flight: int, requests: int, seconds: float) -> dict:
+    """Send requests from `in_flight` threads, each on its own keep-alive connection (http.client, the
+    lightest real client), until `requests` are answered or `seconds` pass."""
+    host, port = url.removeprefix("http://").split(":")
+    bodies = [json.dumps(body).encode() for body in payloads]
+    headers = {"Content-Type": "application/json"}
     timings: list[float] = []
-    sent = 0
-    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        await client.post(path, json=payloads[0])  # warm-up: connections and first-call costs
-        start = time.perf_counter()
-        deadline = start + seconds
+    counter = itertools.count()
+    lock = threading.Lock()
+    errors: list[str] = []
 
-        async def worker() -> None:
-            nonlocal sent
-            while sent < requests and time.perf_counter() < deadline:
-                body = payloads[sent % len(payloads)]
-                sent += 1
+    def worker(deadline: float) -> None:
+        connection = HTTPConnection(host, int(port), timeout=30)
+        try:
+            while time.perf_counter() < deadline and (i := next(counter)) < requests:
                 began = time.perf_counter()
-                answer = await client.post(path, json=body)
-                timings.append((time.perf_counter() - began) * 1000)
-                if answer.status_code != 200:
-                    raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
+                connection.request("POST", path, body=bodies[i % len(bodies)], headers=headers)
+                answer = connection.getresponse()
+                answer.read()
+                elapsed = (time.perf_counter() - began) * 1000
+                if answer.status != 200:
+                    errors.append(f"{path}: {answer.status}")
+                    return
+                with lock:
+                    timings.append(elapsed)
+        finally:
+            connection.close()
 
-        await asyncio.gather(*(worker() for _ in range(in_flight)))
-        elapsed = time.perf_counter() - start
+    worker(time.perf_counter() + 5)  # warm-up: first-call costs
+    timings.clear()
+    counter = itertools.count()
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(start + seconds,)) for _ in range(in_flight)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(errors[0])
     return {**latency(timings), "rps": round(len(timings) / elapsed, 1)}
 
 
@@ -194,7 +213,7 @@ def bench(project: Path, package: str, args: argparse.Namespace, work: Path) -> 
             for endpoint in ENDPOINTS:
                 payloads = bodies(project, endpoint)
                 for in_flight in args.concurrency:
-                    figures = asyncio.run(load(url, PATHS[endpoint], payloads, in_flight, args.requests, args.seconds))
+                    figures = load(url, PATHS[endpoint], payloads, in_flight, args.requests, args.seconds)
                     http.append({"endpoint": endpoint, "workers": workers, "in_flight": in_flight, **figures})
                     memory = max(memory, tree_rss_mib(process.pid))
             http.append({"endpoint": "memory", "workers": workers, "rss_mib": round(memory, 1)})
@@ -277,13 +296,6 @@ def plot(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write_doc(doc: Path, table: str) -> None:
-    text = doc.read_text(encoding="utf-8")
-    start, end = "<!-- serving:start -->\n", "<!-- serving:end -->"
-    head, rest = text.split(start, 1)
-    doc.write_text(head + start + table + end + rest.split(end, 1)[1], encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, help="an already reproduced project (default: bake and reproduce)")
@@ -313,7 +325,7 @@ def main() -> int:
         (args.out / "serving.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         plot(results, args.out / "serving.png")
     if args.doc:
-        write_doc(args.doc, table)
+        update_doc(args.doc, table, "serving")
     return 0
 
 
