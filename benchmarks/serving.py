@@ -278,19 +278,18 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     http = [r for r in results["http"] if r["endpoint"] != "memory"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    labels = [f"/{r['endpoint'].replace('_', '/')}\n{r['workers']}w {r['in_flight']}c" for r in http]
-    axes[0].bar(range(len(http)), [r["rps"] for r in http], color="#4c72b0")
+    labels = [f"/{r['endpoint'].replace('_', '/')}  {r['workers']} w  {r['in_flight']} in flight" for r in http]
+    rows = range(len(http))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
+    axes[0].barh(rows, [r["rps"] for r in http], color="#4c72b0")
     axes[0].set_title("Throughput over HTTP (requests/s)")
-    p50 = [r["p50_ms"] for r in http]
-    p99 = [r["p99_ms"] for r in http]
-    axes[1].bar(range(len(http)), p99, color="#dd8452", label="p99")
-    axes[1].bar(range(len(http)), p50, color="#4c72b0", label="p50")
-    axes[1].set_yscale("log")
-    axes[1].set_title("Latency over HTTP (ms; w = workers, c = in flight)")
+    axes[1].barh(rows, [r["p99_ms"] for r in http], color="#dd8452", label="p99")
+    axes[1].barh(rows, [r["p50_ms"] for r in http], color="#4c72b0", label="p50")
+    axes[1].set_xscale("log")
+    axes[1].set_title("Latency over HTTP (ms, log scale; w = workers)")
     axes[1].legend()
-    for ax in axes:
-        ax.set_xticks(range(len(http)), labels, fontsize=7)
+    axes[0].set_yticks(rows, labels, fontsize=8)
+    axes[0].invert_yaxis()
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
