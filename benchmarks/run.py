@@ -1029,9 +1029,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def update_doc(doc: Path, block: str) -> None:
-    """Replace the text between the results markers of `doc` with `block`."""
-    start, end = "<!-- results:start -->", "<!-- results:end -->"
+def update_doc(doc: Path, block: str, name: str = "results") -> None:
+    """Replace the text between the `name` markers of `doc` (`<!-- name:start -->` ... `:end -->`) with `block`."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     text = doc.read_text(encoding="utf-8")
     if start not in text or end not in text:
         raise RuntimeError(f"{doc} has no {start} ... {end} block to update")

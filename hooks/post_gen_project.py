@@ -34,6 +34,11 @@ REMOVE_WHEN = {
     ".github": ANSWERS["ci_provider"] != "github",
     ".gitlab-ci.yml": ANSWERS["ci_provider"] != "gitlab",
     "LICENSE": ANSWERS["license"] == "Proprietary",
+    "Dockerfile": ANSWERS["serving"] == "none",
+    ".dockerignore": ANSWERS["serving"] == "none",
+    "scripts/smoke.py": ANSWERS["serving"] == "none",
+    f"src/{ANSWERS['package_name']}/serve.py": ANSWERS["serving"] == "none",
+    "tests/test_serve.py": ANSWERS["serving"] == "none",
 }
 
 # Bounds on each request, written out so users see and can lower them (60 s is also boto's default read timeout).

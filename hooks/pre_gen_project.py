@@ -29,6 +29,7 @@ CHOICES = {
     "vector_index": ("exact", "hnsw"),
     "dvc_remote": ("local", "s3", "none"),
     "ci_provider": ("github", "gitlab", "none"),
+    "serving": ("fastapi", "none"),
     "license": ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"),
 }
 
@@ -46,6 +47,11 @@ DEPENDENCY_MODULES = frozenset(
         "faiss",
         "sentence_transformers",
         "pytest",
+        "fastapi",
+        "starlette",
+        "pydantic",
+        "uvicorn",
+        "httpx",
     }
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import fnmatch
 import json
 import re
 import subprocess
@@ -39,7 +40,12 @@ BAKES = {
         "s3_endpoint_url": "http://127.0.0.1:9000",
         "license": "BSD-3-Clause",
     },
-    "no-remote-no-ci-proprietary": {"dvc_remote": "none", "ci_provider": "none", "license": "Proprietary"},
+    "no-remote-no-ci-no-serving-proprietary": {
+        "dvc_remote": "none",
+        "ci_provider": "none",
+        "serving": "none",
+        "license": "Proprietary",
+    },
 }
 
 VENDOR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "src" / "{{cookiecutter.package_name}}" / "vendor"
@@ -126,6 +132,8 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         files.add(".gitlab-ci.yml")
     if answers.get("license", "MIT") != "Proprietary":
         files.add("LICENSE")
+    if answers.get("serving", "fastapi") == "fastapi":
+        files |= {"Dockerfile", ".dockerignore", "scripts/smoke.py", f"src/{package}/serve.py", "tests/test_serve.py"}
     return files
 
 
@@ -215,6 +223,61 @@ def test_ci_files_pass_their_linters(baked):
             assert zizmor(path).returncode == 0
     if ci == "gitlab":
         assert check_gitlab_ci(gitlab).returncode == 0
+
+
+# What must never reach an image: history, the DVC cache and local config, raw data, environments, secrets.
+KEPT_OUT_OF_IMAGES = [
+    ".git/config",
+    ".dvc/cache/files/md5/00/1",
+    ".dvc/config.local",
+    "data/raw/tickets.csv",
+    ".venv/bin/python",
+    ".env",
+    "src/pkg/__pycache__/x.pyc",
+]
+SENT_TO_IMAGES = [
+    "pyproject.toml",
+    "README.md",
+    "params.yaml",
+    "src/pkg/serve.py",
+    "models/production/manifest.json",
+    "data/index/ids.txt",
+]
+
+
+def test_the_container_files_pass_hadolint_and_keep_secrets_out(baked):
+    """hadolint at `--failure-threshold warning`; `.dockerignore` sends the image's inputs and nothing else."""
+    project, answers = baked
+    dockerfile, dockerignore = project / "Dockerfile", project / ".dockerignore"
+    if answers.get("serving", "fastapi") == "none":
+        assert not dockerfile.exists() and not dockerignore.exists()
+        return
+    assert run(["hadolint", "--failure-threshold", "warning", dockerfile], project).returncode == 0
+    text = dockerfile.read_text()
+    version = answers.get("python_version", "3.11")
+    assert text.count(f"FROM python:{version}-slim-bookworm@sha256:") == 2
+    assert "\nUSER 10001:10001\n" in text and "HEALTHCHECK" in text and '\nCMD ["python", "-m", ' in text
+    patterns = [line for line in dockerignore.read_text().splitlines() if line and not line.startswith("#")]
+    assert [path for path in KEPT_OUT_OF_IMAGES if not docker_ignores(patterns, path)] == []
+    assert [path for path in SENT_TO_IMAGES if docker_ignores(patterns, path)] == []
+
+
+def docker_ignores(patterns: list[str], path: str) -> bool:
+    """Whether Docker leaves `path` out of the build context: the last pattern matching it or a parent wins."""
+    parts = path.split("/")
+    ignored = False
+    for pattern in patterns:
+        negated, glob = pattern.startswith("!"), pattern.lstrip("!").rstrip("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if glob.startswith("**/"):
+            matched = any(fnmatch.fnmatch(part, glob[3:]) for part in parts)
+        else:
+            matched = any(
+                fnmatch.fnmatchcase(prefix, glob) and prefix.count("/") == glob.count("/") for prefix in prefixes
+            )
+        if matched:
+            ignored = not negated
+    return ignored
 
 
 def test_the_ci_linters_can_fail(tmp_path):

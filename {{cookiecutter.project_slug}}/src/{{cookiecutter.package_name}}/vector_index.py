@@ -72,20 +72,31 @@ class VectorIndex:
         Dense only when the index or the queries have no BM25 rows or
         `dense_weight` is 1; else the blend described in the module docstring.
         """
+        return self.search_scored(queries, k, query_terms, dense_weight)[0]
+
+    def search_scored(
+        self, queries: np.ndarray, k: int, query_terms: sp.csr_matrix | None = None, dense_weight: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`search`, with the score of each result: the cosine similarity (dense only) or the blended z-score."""
         k = min(k, len(self.ids))
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if not self.hybrid or query_terms is None or dense_weight >= 1:
             if self.backend == "exact":
-                return exact_search(self.vectors, queries, k)
-            return self.graph.search(queries, k)[1]
-        out = np.empty((len(queries), k), dtype=np.intp)
+                rows = exact_search(self.vectors, queries, k)
+                return rows, np.einsum("qkd,qd->qk", self.vectors[rows], queries)
+            scores, rows = self.graph.search(queries, k)
+            return rows, scores
+        rows = np.empty((len(queries), k), dtype=np.intp)
+        scores = np.empty((len(queries), k), dtype=np.float32)
         step = max(1, SCORE_BLOCK // max(1, len(self.ids)))
         for start in range(0, len(queries), step):
             block = slice(start, start + step)
-            out[block] = self._hybrid_block(queries[block], query_terms[block], k, dense_weight)
-        return out
+            rows[block], scores[block] = self._hybrid_block(queries[block], query_terms[block], k, dense_weight)
+        return rows, scores
 
-    def _hybrid_block(self, queries: np.ndarray, terms: sp.csr_matrix, k: int, dense_weight: float) -> np.ndarray:
+    def _hybrid_block(
+        self, queries: np.ndarray, terms: sp.csr_matrix, k: int, dense_weight: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         n = len(self.ids)
         lexical = (terms @ self.postings).tocsr()  # BM25 score of every article, zeros left out
         lexical_mean = np.asarray(lexical.sum(axis=1)).ravel() / n
@@ -99,11 +110,13 @@ class VectorIndex:
             dense = queries @ self.vectors.T
             blended = dense_weight * zscores(dense, dense_mean, dense_std)
             blended += (1 - dense_weight) * zscores(lexical.toarray(), lexical_mean, lexical_std)
-            return np.stack([top_k(row, k) for row in blended])
+            rows = np.stack([top_k(row, k) for row in blended])
+            return rows, np.take_along_axis(blended, rows, axis=1)
 
         width = max(k, self.graph.hnsw.efSearch)
         graph_rows = self.graph.search(queries, width)[1]
         out = np.empty((len(queries), k), dtype=np.intp)
+        out_scores = np.empty((len(queries), k), dtype=np.float32)
         for i, query in enumerate(queries):
             row = lexical.getrow(i)
             best_lexical = row.indices[top_k(row.data, width)] if row.nnz else row.indices
@@ -114,8 +127,9 @@ class VectorIndex:
             blended += (1 - dense_weight) * zscores(
                 lexical_scores[None], lexical_mean[i : i + 1], lexical_std[i : i + 1]
             )[0]
-            out[i] = candidates[top_k(blended, k)]
-        return out
+            best = top_k(blended, k)
+            out[i], out_scores[i] = candidates[best], blended[best]
+        return out, out_scores
 
     def save(self, out_dir: str | os.PathLike) -> None:
         out = Path(out_dir)

@@ -1,6 +1,8 @@
 """Stage `index`: build the search index over the KB embeddings and check it.
 
-The index is hybrid (dense vectors blended with BM25, see vector_index.py) when
+The index folder also holds, for the service, the articles' titles and the
+version of the encoder it was built with (`source.json`). The index is hybrid
+(dense vectors blended with BM25, see vector_index.py) when
 the production encoder is. Records, as metrics, the index's recall against
 exact search with the same blend on the golden queries (1.0 for the exact
 backend; how much an approximate index loses) and,
@@ -27,6 +29,7 @@ from ..vector_index import VectorIndex, build_index
 OUT_DIR = Path("data/index")
 PRODUCTION = Path("models/production")
 SOURCE_FILE = "source.json"
+TITLES_FILE = "titles.json"  # the articles' titles, in index order: the service answers with them
 TERMS_DIR = Path("data/embeddings/terms")
 
 
@@ -47,6 +50,14 @@ def query_latency_ms(
     }
 
 
+def save_index(index: VectorIndex, titles: list[str], encoder_version: str, out_dir: str | Path) -> None:
+    """Save `index` with what the service needs beside it: the articles' titles (in index order)
+    and the version of the encoder it was built with (the service refuses an index of another encoder)."""
+    index.save(out_dir)
+    write_json({"encoder": encoder_version}, Path(out_dir) / SOURCE_FILE)
+    write_json(titles, Path(out_dir) / TITLES_FILE)
+
+
 def main() -> int:
     params = load_params()
     settings = params["index"]
@@ -55,9 +66,10 @@ def main() -> int:
     encoder = Encoder(PRODUCTION / "encoder")
     terms = read_csr(TERMS_DIR) if encoder.lexical is not None else None
     index = build_index(settings["backend"], ids, vectors, settings, terms)
-    index.save(OUT_DIR)
-    # which encoder the index belongs to: a service refuses an index built with another one
-    write_json({"encoder": part_version(file_hashes(PRODUCTION, ("encoder",)), "encoder")}, OUT_DIR / SOURCE_FILE)
+    kb = read_csv("data/validated/kb.csv", usecols=["id", "title"])
+    titles = dict(zip(kb["id"], kb["title"].astype(str), strict=True))
+    encoder_version = part_version(file_hashes(PRODUCTION, ("encoder",)), "encoder")
+    save_index(index, [titles[i] for i in ids], encoder_version, OUT_DIR)
 
     texts = read_csv("data/validated/queries.csv")["query"].tolist()
     k = settings["k"]

@@ -1,0 +1,111 @@
+"""The HTTP service on a small model set and index built here (FastAPI's TestClient runs the lifespan)."""
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.embeddings import embed_texts
+from {{ cookiecutter.package_name }}.encoders import Encoder, build_encoder
+from {{ cookiecutter.package_name }}.models import load_model, save_model
+from {{ cookiecutter.package_name }}.modelset import file_hashes, install, part_version
+from {{ cookiecutter.package_name }}.params import load_params
+from {{ cookiecutter.package_name }}.serve import LIMITS, app
+from {{ cookiecutter.package_name }}.stages.index import save_index
+from {{ cookiecutter.package_name }}.stages.train_classifier import build_classifier
+from {{ cookiecutter.package_name }}.vector_index import build_index
+
+KB = {
+    "KB1": ("Refunds for duplicate charges", "If you were charged twice, we refund the duplicate payment."),
+    "KB2": ("Reset your password", "Use the reset link; check spam if the password email never arrives."),
+    "KB3": ("Track a parcel", "Tracking updates within a day; contact us if the parcel has not arrived."),
+}
+
+
+@pytest.fixture
+def served(tmp_path, monkeypatch, texts, labels):
+    """A production model set and its index in `tmp_path`, as the pipeline would leave them."""
+    params = load_params()
+    candidate, production, index_dir = tmp_path / "candidate", tmp_path / "production", tmp_path / "index"
+    candidate.mkdir()
+    classifier = build_classifier({**params["classifier"], "min_df": 1}).fit(texts, labels)
+    save_model(classifier, candidate / "classifier.skops")
+    documents = [f"{title}. {body}" for title, body in KB.values()]
+    encoder_params = params["encoder"]
+    encoder_params["tfidf_svd"] = {**encoder_params["tfidf_svd"], "n_components": 2, "stop_words": False}
+    build_encoder("tfidf-svd", documents, encoder_params, candidate / "encoder", extra_texts=texts)
+    manifest = install(candidate, production, file_hashes(candidate))
+    embedded = embed_texts(Encoder(production / "encoder"), documents, tmp_path / "cache")
+    index = build_index("exact", list(KB), embedded.vectors, {}, embedded.terms)
+    titles = [title for title, _ in KB.values()]
+    save_index(index, titles, part_version(manifest["files"], "encoder"), index_dir)
+    monkeypatch.setenv("MODEL_DIR", str(production))
+    monkeypatch.setenv("INDEX_DIR", str(index_dir))
+    return production, index_dir, manifest
+
+
+def test_predict_search_and_version(served, texts):
+    production, _, manifest = served
+    classifier = load_model(production / "classifier.skops")
+    with TestClient(app) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        assert client.get("/ready").json() == {"status": "ready", "model_version": manifest["version"]}
+        answer = client.post("/predict", json={"text": texts[0]}).json()
+        assert answer["label"] == classifier.predict([texts[0]])[0]
+        assert answer["model_version"] == manifest["version"]
+        assert sum(answer["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+        batch = client.post("/predict/batch", json={"texts": texts}).json()
+        assert [p["label"] for p in batch["predictions"]] == classifier.predict(texts).tolist()
+        results = client.post("/search", json={"query": "reset my password", "k": 2}).json()["results"]
+        assert [r["id"] for r in results][0] == "KB2" and len(results) == 2
+        assert results[0]["title"] == "Reset your password" and results[0]["score"] >= results[1]["score"]
+        version = client.get("/version").json()
+        assert version["files"] == manifest["files"] and version["index"]["size"] == len(KB)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "message"),
+    [
+        ("/predict", "{not json", 400, "not valid JSON"),
+        ("/predict", "{}", 422, "text: Field required"),
+        ("/predict", '{"text": ""}', 422, "text: String should have at least 1 character"),
+        ("/predict", '{"text": "   "}', 422, "must not be empty"),
+        ("/predict", '{"text": 42}', 422, "text: Input should be a valid string"),
+        ("/predict", '["a list"]', 422, "must be a JSON object"),
+        ("/predict", json.dumps({"text": "x" * (LIMITS.max_text_length + 1)}), 422, "at most"),
+        ("/predict/batch", '{"texts": []}', 422, "texts: List should have at least 1 item"),
+        ("/predict/batch", json.dumps({"texts": ["a"] * (LIMITS.max_batch_size + 1)}), 422, "at most"),
+        ("/search", '{"query": "refund", "k": 0}', 422, "k: Input should be greater than or equal to 1"),
+        ("/search", json.dumps({"query": "refund", "k": LIMITS.max_k + 1}), 422, "k: Input should be less than"),
+        ("/search", '{"query": "refund", "k": "5"}', 422, "k: Input should be a valid integer"),
+    ],
+)
+def test_bad_requests_get_a_short_4xx(served, path, body, status, message):
+    with TestClient(app) as client:
+        answer = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == status
+    assert message in answer.json()["detail"] and "Traceback" not in answer.text
+
+
+def test_request_id_is_echoed_or_generated(served):
+    with TestClient(app) as client:
+        assert client.get("/health", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+        generated = client.get("/health", headers={"X-Request-ID": "bad id\t"}).headers["X-Request-ID"]
+    assert len(generated) == 32 and generated != "bad id\t"
+
+
+def test_not_ready_with_the_reason_when_a_model_file_is_missing(served):
+    production, _, _ = served
+    (production / "classifier.skops").unlink()
+    with TestClient(app) as client:
+        ready = client.get("/ready")
+        assert ready.status_code == 503 and "classifier.skops missing" in ready.json()["reason"]
+        assert client.post("/predict", json={"text": "hello"}).status_code == 503
+        assert client.get("/health").status_code == 200
+
+
+def test_an_index_of_another_encoder_is_refused(served):
+    _, index_dir, _ = served
+    (index_dir / "source.json").write_text('{"encoder": "0123456789ab"}')
+    with TestClient(app) as client:
+        assert "index built with another encoder" in client.get("/ready").json()["reason"]
