@@ -46,11 +46,11 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 from threadpoolctl import threadpool_limits
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from .params import load_params
+from .params import ServeParams, load_params
 from .runner import StageError
 
 if TYPE_CHECKING:
@@ -64,25 +64,17 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # an X-Request-ID we echo; a
 LOG = logging.getLogger("{{ cookiecutter.package_name }}.serve")
 
 
-class Limits(BaseModel):
-    """The `serve` section of params.yaml: bounds that keep one request from holding a worker."""
-
-    model_config = ConfigDict(extra="forbid")
-    max_text_length: int = Field(gt=0)
-    max_batch_size: int = Field(gt=0)
-    max_k: int = Field(gt=0)
-
-
-def load_limits(path: str | os.PathLike) -> Limits:
+def load_limits(path: str | os.PathLike) -> ServeParams:
+    """The `serve` section of params.yaml, checked by its schema: bounds that keep one request from holding a worker."""
     try:
-        return Limits(**load_params(path)["serve"])
-    except ValidationError as err:
-        first = err.errors()[0]
-        raise SystemExit(f"serve: {path}: serve.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        section = load_params(path).get("serve")
     except StageError as err:  # params.yaml does not fit its schema: the message names the key
         raise SystemExit(f"serve: {err}") from None
-    except (OSError, KeyError, TypeError, ValueError) as err:
-        raise SystemExit(f"serve: cannot read the `serve` section of {path}: {err}") from None
+    except OSError as err:
+        raise SystemExit(f"serve: cannot read {path}: {err}") from None
+    if section is None:
+        raise SystemExit(f"serve: {path} has no `serve` section (max_text_length, max_batch_size, max_k)")
+    return ServeParams(**section)
 
 
 LIMITS = load_limits(os.environ.get("PARAMS_FILE", "params.yaml"))
@@ -257,7 +249,7 @@ def log_event(event: str, **fields: Any) -> None:
 
 
 app = FastAPI(
-    title={{ cookiecutter.project_name | tojson }},
+    title="Support Triage",
     description="Ticket triage and knowledge-base search with the promoted models of the DVC pipeline.",
     lifespan=lifespan,
 )
