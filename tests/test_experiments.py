@@ -193,8 +193,10 @@ def test_queued_sweep_records_every_value_with_its_metrics(swept):
         assert set(metrics) >= {"classification", "retrieval", "must_pass"}
         assert metrics["retrieval"] == baseline["metrics"][METRICS]["retrieval"]
         assert metrics["classification"] != baseline["metrics"][METRICS]["classification"]  # its own numbers
-        # each queued run starts from the committed outputs: only the classifier branch runs
-        assert RAN.findall(logs[name]) == CLASSIFIER_BRANCH, logs[name]
+        # each queued run starts from the committed outputs: only the classifier branch runs, and the
+        # drift check when production changed
+        promoted = ["drift"] if decision["promoted"] else []
+        assert RAN.findall(logs[name]) == CLASSIFIER_BRANCH + promoted, logs[name]
         if c == WEAK_C:
             assert metrics["classification"]["accuracy"] < 0.85 and decision["promoted"] == 0
             assert "promote: REFUSED" in logs[name]

@@ -36,7 +36,7 @@ def test_a_hand_edit_of_raw_data_is_used_not_undone(reproduced_copy):
 
     result = repro(project)
 
-    assert ran_stages(result) == ["validate", "train_encoder", "evaluate", "promote", "embed", "index"]
+    assert ran_stages(result) == ["validate", "train_encoder", "evaluate", "promote", "embed", "index", "drift"]
     assert (project / "data/raw/kb.csv").read_bytes() == edited
     assert "Refund a charge made twice" in (project / "data/validated/kb.csv").read_text()
     assert "sample_data" not in result.stdout + result.stderr

@@ -94,7 +94,7 @@ def workspace(project: Path) -> dict[str, str]:
 
 
 # The demo data, which git tracks: a fresh clone has it before any `dvc pull`.
-GIT_DATA = ["raw/kb.csv", "raw/queries.csv", "raw/tickets.csv"]
+GIT_DATA = ["incoming/tickets.csv", "raw/kb.csv", "raw/queries.csv", "raw/tickets.csv"]
 
 
 def data_files(project: Path) -> list[str]:

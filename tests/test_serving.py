@@ -207,7 +207,7 @@ BROKEN_SETS = {
     "missing-file": (lambda m: (m / "classifier.skops").unlink(), "classifier.skops missing"),
     "pickle-renamed": (
         lambda m: ((m / "classifier.skops").write_bytes(pickle.dumps({"model": 1})), rewrite_manifest(m)),
-        "classifier.skops is not a skops file: refusing to load it",
+        "classifier.skops is not a skops model file",
     ),
     "untrusted-type": (
         lambda m: ((m / "classifier.skops").write_bytes(sio.dumps(FunctionTransformer(print))), rewrite_manifest(m)),

@@ -34,7 +34,6 @@ import subprocess
 import sys
 import time
 import uuid
-import zipfile
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -180,10 +179,7 @@ def load_service(model_dir: str | os.PathLike, index_dir: str | os.PathLike) -> 
 
     model_dir, index_dir = Path(model_dir), Path(index_dir)
     manifest = verify(model_dir)
-    try:
-        classifier = load_model(model_dir / "classifier.skops")
-    except zipfile.BadZipFile:
-        raise ModelSetError(f"{model_dir / 'classifier.skops'} is not a skops file: refusing to load it") from None
+    classifier = load_model(model_dir / "classifier.skops")  # refuses a pickle or an untrusted type in one line
     encoder = Encoder(model_dir / "encoder")
     if not (index_dir / SOURCE_FILE).is_file():
         raise ModelSetError(f"{index_dir / SOURCE_FILE} not found: {index_dir} is not a built index (run dvc repro)")
