@@ -196,7 +196,7 @@ def compare_all(base: dict[str, Any] | None, current: dict[str, Any], rules: lis
 def resolve_commit(rev: str) -> str:
     """The commit id of `rev` (a revision, or the name of a `dvc exp` experiment), or a GateError."""
     found = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", rev + "^{commit}"],
+        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}"],  # a rev is never an option
         capture_output=True,
         text=True,
     )
