@@ -3,7 +3,9 @@
 Two backends share one interface, chosen by `encoder.backend` in params.yaml:
 
 - ``tfidf-svd``: TF-IDF + truncated SVD (latent semantic analysis), fitted on
-  the project's own text with scikit-learn. Offline, no GPU, deterministic.
+  the project's own text with scikit-learn and kept as plain arrays, so
+  applying it imports neither scikit-learn nor skops. Offline, no GPU,
+  deterministic.
 - ``sentence-transformers``: a pretrained model read from a local folder
   (``encoder.sentence_transformers.model_path``); never downloaded at run time.
 
@@ -17,7 +19,6 @@ An encoder is saved as a folder so both backends fit the same DVC outputs.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from collections.abc import Collection, Sequence
@@ -25,38 +26,115 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import Normalizer
 
-from .io import write_json
+from .io import read_json, read_lines, write_json, write_lines, write_npy
 from .lexical import Lexical
-from .models import load_model, save_model
+from .tokens import FIT_CHECK_ROWS, count_matrix
 
 BACKENDS = ("tfidf-svd", "sentence-transformers")
-SKOPS_FILE = "encoder.skops"
 META_FILE = "encoder.json"
 LEXICAL_DIR = "lexical"
+TFIDF_SVD_DIR = "tfidf_svd"
 
 
-def fit_tfidf_svd(texts: Sequence[str], params: dict[str, Any]):
-    """Fit a TF-IDF + SVD + L2-normalisation pipeline on `texts`."""
-    encoder = make_pipeline(
-        TfidfVectorizer(
-            ngram_range=tuple(params["ngram_range"]),
-            min_df=params["min_df"],
-            max_features=params["max_features"],
-            sublinear_tf=params["sublinear_tf"],
-            stop_words="english" if params["stop_words"] else None,
-        ),
-        TruncatedSVD(n_components=params["n_components"], random_state=params["seed"]),
-        Normalizer(),
-    )
-    encoder.fit(list(texts))
-    svd = encoder.named_steps["truncatedsvd"]
-    svd.components_ = svd.components_.astype(np.float32)  # half the model file and load time; vectors are float32
-    return encoder
+class TfidfSvd:
+    """A fitted TF-IDF + truncated SVD (latent semantic analysis) encoder, as plain arrays.
+
+    Fitting uses scikit-learn (`fit`); applying it needs only NumPy and SciPy, so
+    the stages that embed (and the service) load four small files instead of
+    importing scikit-learn and skops. The folder holds `vocabulary.txt` (one
+    term per line, in column order), `idf.npy`, `components.npy` (the SVD
+    axes, float32), `stop_words.txt` and `settings.json` (n-gram range,
+    sublinear tf).
+    """
+
+    def __init__(
+        self,
+        vocabulary: list[str],
+        idf: np.ndarray,
+        components: np.ndarray,
+        stop_words: list[str],
+        settings: dict[str, Any],
+    ):
+        self.vocabulary, self.idf, self.components = vocabulary, idf, components
+        self.stop_words, self.settings = stop_words, settings
+        self._columns = {term: column for column, term in enumerate(vocabulary)}
+        self._stop_set = frozenset(stop_words)
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], params: dict[str, Any]) -> TfidfSvd:
+        """Fit TF-IDF + SVD on `texts` with scikit-learn, keep its arrays, and check that they encode alike."""
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import Normalizer
+
+        texts = list(texts)
+        pipeline = make_pipeline(
+            TfidfVectorizer(
+                ngram_range=tuple(params["ngram_range"]),
+                min_df=params["min_df"],
+                max_features=params["max_features"],
+                sublinear_tf=params["sublinear_tf"],
+                stop_words="english" if params["stop_words"] else None,
+            ),
+            TruncatedSVD(n_components=params["n_components"], random_state=params["seed"]),
+            Normalizer(),
+        )
+        pipeline.fit(texts)
+        tfidf, svd = pipeline.named_steps["tfidfvectorizer"], pipeline.named_steps["truncatedsvd"]
+        svd.components_ = svd.components_.astype(np.float32)  # half the model file; vectors are float32
+        encoder = cls(
+            vocabulary=tfidf.get_feature_names_out().tolist(),
+            idf=tfidf.idf_.astype(np.float64),
+            components=svd.components_,
+            stop_words=sorted(tfidf.get_stop_words() or ()),
+            settings={"ngram_range": list(tfidf.ngram_range), "sublinear_tf": bool(tfidf.sublinear_tf)},
+        )
+        sample = texts[:FIT_CHECK_ROWS]
+        expected = pipeline.transform(sample).astype(np.float32)
+        if not np.allclose(encoder.transform(sample), expected, rtol=0, atol=1e-5):
+            raise ValueError("the tfidf-svd encoder's arrays do not encode like the scikit-learn model they came from")
+        return encoder
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors of `texts` (what scikit-learn's fitted pipeline gives)."""
+        counts = count_matrix(texts, self._columns, self._stop_set, tuple(self.settings["ngram_range"]))
+        if self.settings["sublinear_tf"]:
+            np.log(counts.data, out=counts.data)
+            counts.data += 1.0
+        counts.data *= self.idf[counts.indices]
+        _normalize_rows(counts)
+        vectors = np.asarray(counts @ self.components.T, dtype=np.float64)
+        norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+        norms[norms == 0] = 1.0
+        return np.ascontiguousarray(vectors / norms[:, None], dtype=np.float32)
+
+    def save(self, folder: str | os.PathLike) -> None:
+        out = Path(folder)
+        write_lines(self.vocabulary, out / "vocabulary.txt")
+        write_npy(self.idf, out / "idf.npy")
+        write_npy(self.components, out / "components.npy")
+        write_lines(self.stop_words, out / "stop_words.txt")
+        write_json(self.settings, out / "settings.json")
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> TfidfSvd:
+        path = Path(folder)
+        return cls(
+            vocabulary=read_lines(path / "vocabulary.txt"),
+            idf=np.load(path / "idf.npy"),
+            components=np.load(path / "components.npy"),
+            stop_words=read_lines(path / "stop_words.txt"),
+            settings=read_json(path / "settings.json"),
+        )
+
+
+def _normalize_rows(matrix) -> None:
+    """Divide each row of the CSR `matrix` by its L2 norm, in place (an empty row stays empty)."""
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    norms = np.sqrt(np.bincount(rows, weights=matrix.data**2, minlength=matrix.shape[0]))
+    matrix.data /= norms[rows]
 
 
 def build_encoder(
@@ -83,8 +161,7 @@ def build_encoder(
         shutil.rmtree(out)
     meta: dict[str, Any] = {"backend": backend, "dense_weight": float(hybrid["dense_weight"])}
     if backend == "tfidf-svd":
-        out.mkdir(parents=True)
-        save_model(fit_tfidf_svd([*documents, *extra_texts], params["tfidf_svd"]), out / SKOPS_FILE)
+        TfidfSvd.fit([*documents, *extra_texts], params["tfidf_svd"]).save(out / TFIDF_SVD_DIR)
     else:
         settings = params["sentence_transformers"]
         _load_sentence_transformer(settings["model_path"])  # fails early, and clearly, on a bad folder
@@ -106,13 +183,18 @@ class Encoder:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        meta = json.loads((self.path / META_FILE).read_text(encoding="utf-8"))
+        meta = read_json(self.path / META_FILE)
         self.backend, self.batch_size = meta["backend"], meta.get("batch_size")
         self.dense_weight = float(meta.get("dense_weight", 1.0))
         lexical_dir = self.path / LEXICAL_DIR
         self.lexical = Lexical.load(lexical_dir) if lexical_dir.is_dir() else None
         if self.backend == "tfidf-svd":
-            self._model = load_model(self.path / SKOPS_FILE)
+            if not (self.path / TFIDF_SVD_DIR).is_dir():
+                raise FileNotFoundError(
+                    f"{self.path} has no {TFIDF_SVD_DIR}/ folder (an encoder saved by an older version of the "
+                    "project, or an incomplete copy): rebuild it with `dvc repro`"
+                )
+            self._model = TfidfSvd.load(self.path / TFIDF_SVD_DIR)
         else:
             self._model = _load_sentence_transformer(self.path)
 
@@ -134,7 +216,7 @@ class Encoder:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         if self.backend == "tfidf-svd":
-            vectors = self._model.transform(list(texts))
+            vectors = self._model.transform(texts)
         else:
             vectors = self._model.encode(
                 list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False

@@ -2,7 +2,8 @@
 
 Every stage writes through these helpers so that the same inputs give the same
 bytes (DVC hashes outputs) and an interrupted stage never leaves a half-written
-file behind.
+file behind. pandas and SciPy are imported by the functions that need them, so a
+stage that only reads JSON and moves files (`promote`) does not pay for them.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 
 from .runner import StageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import scipy.sparse as sp
 
 CSR_PARTS = ("data", "indices", "indptr", "shape")
 _UMASK = os.umask(0)  # the only way to read the umask is to set it, then restore it
@@ -75,6 +78,8 @@ def read_csv(path: str | os.PathLike, **kwargs: Any) -> pd.DataFrame:
 
     A file that is not CSV (or not UTF-8, or empty) raises a `StageError` that names it.
     """
+    import pandas as pd
+
     try:
         return pd.read_csv(path, dtype={"id": str, "kb_id": str}, keep_default_na=False, na_values=[""], **kwargs)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
@@ -105,6 +110,8 @@ def read_lines(path: str | os.PathLike) -> list[str]:
 
 def canonical_csr(matrix: sp.spmatrix) -> sp.csr_matrix:
     """Float32 CSR with sorted indices and one index dtype: the same matrix always has the same bytes."""
+    import scipy.sparse as sp
+
     csr = sp.csr_matrix(matrix, dtype=np.float32)
     csr.sort_indices()
     index_dtype = np.int32 if max(csr.nnz, *csr.shape) < np.iinfo(np.int32).max else np.int64
@@ -123,6 +130,8 @@ def write_csr(matrix: sp.csr_matrix, folder: str | os.PathLike) -> None:
 
 def read_csr(folder: str | os.PathLike, mmap: bool = False) -> sp.csr_matrix:
     """Load a matrix saved by `write_csr`; with `mmap`, its arrays are memory-mapped, not read."""
+    import scipy.sparse as sp
+
     mode = "r" if mmap else None
     data, indices, indptr, shape = (np.load(Path(folder) / f"{name}.npy", mmap_mode=mode) for name in CSR_PARTS)
     return sp.csr_matrix((data, indices, indptr), shape=tuple(int(n) for n in shape))
