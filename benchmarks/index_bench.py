@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from threadpoolctl import threadpool_limits
 
 CHUNK = 100_000  # vectors generated at a time: bounds the float64 temporaries
 SCORE_BLOCK = 2**25  # (query, vector) scores held at once by the ground truth: 128 MiB of float32
@@ -143,9 +142,10 @@ def main() -> int:
     args = parser.parse_args()
 
     build_index = importlib.import_module(f"{args.package}.vector_index").build_index
+    one_thread = importlib.import_module(f"{args.package}.runner").one_thread
     params = yaml.safe_load(args.params.read_text(encoding="utf-8"))["index"]
     rows = []
-    with threadpool_limits(limits=1):  # as the index stage runs
+    with one_thread():  # as the index stage runs
         kb = np.load(args.kb_vectors)
         held_out = min(args.queries, len(kb) // 10)
         vectors, queries = kb[:-held_out], kb[-held_out:]

@@ -46,11 +46,10 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
-from threadpoolctl import threadpool_limits
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from .params import ServeParams, load_params
-from .runner import StageError
+from .runner import StageError, one_thread
 
 if TYPE_CHECKING:
     from .encoders import Encoder
@@ -230,7 +229,7 @@ async def lifespan(app: FastAPI):
         LOG.addHandler(handler)
         LOG.setLevel(logging.INFO)
         LOG.propagate = False
-    threadpool_limits(limits=1)  # one BLAS thread per process: workers, not threads, use the cores
+    one_thread()  # one BLAS thread per process: workers, not threads, use the cores
     try:
         STATE.service, STATE.reason = load_service(*served_dirs()), ""
     except Exception as err:  # any failure keeps the process up and /ready at 503, with the reason
