@@ -47,8 +47,19 @@ def test_bm25_rows_are_cached_and_a_new_blend_weight_reuses_every_row(tmp_path, 
     params["tfidf_svd"] = {**params["tfidf_svd"], "n_components": 4, "stop_words": False}
     params["hybrid"] = {**params["hybrid"], "dense_weight": 0.9}
     build_encoder("tfidf-svd", texts, params, tmp_path / "two")
-    again = embed_texts(Encoder(tmp_path / "two"), texts, tmp_path / "cache")
-    assert again.n_embedded == 0 and (again.terms != first.terms).nnz == 0
+    other = Encoder(tmp_path / "two")
+    computed = []
+
+    def spy(batch):
+        computed.extend(batch)
+        return encoder.lexical.document_weights(batch)
+
+    other.lexical.document_weights = spy  # what the cache leaves to compute, and nothing else
+    again = embed_texts(other, texts, tmp_path / "cache")
+    assert computed == [] and again.n_embedded == 0 and (again.terms != first.terms).nnz == 0
+    assert len(list((tmp_path / "cache").glob("bm25-*"))) == 1  # one BM25 model, one cache folder
+    new = embed_texts(other, [*texts, "a new article about refunds"], tmp_path / "cache")
+    assert computed == ["a new article about refunds"] and new.terms.shape[0] == len(texts) + 1
 
 
 def test_dense_weight_outside_zero_to_one_is_refused(tmp_path, texts):

@@ -1,19 +1,31 @@
+import json
 import math
+import subprocess
 
 import pytest
 
+from {{ cookiecutter.package_name }} import gate
+from {{ cookiecutter.package_name }}.casediff import CaseChange, CaseDiff
 from {{ cookiecutter.package_name }}.gate import (
+    EXIT_CANNOT_COMPARE,
     EXIT_PASS,
     EXIT_REGRESSION,
     GateError,
     GateResult,
+    Row,
     Rule,
+    compare,
     compare_all,
+    format_value,
+    is_number,
     json_report,
     markdown_report,
+    md_code,
+    md_text,
     parse_rules,
     rule_for,
 )
+from {{ cookiecutter.package_name }}.stages.promote import Decision
 
 RULES = parse_rules(
     {
@@ -96,12 +108,215 @@ def test_a_rule_naming_no_metric_is_refused():
 
 
 def test_report_puts_the_verdict_first_and_failures_on_top():
-    rows = compare_all(BASE, {**BASE, "classification.accuracy": 0.80, "extra": 1}, RULES)
-    result = GateResult(EXIT_REGRESSION, "regression against main: classification.accuracy", "main", "abc1234", rows)
+    # "zz.score" fails and sorts last by name: only the failures-first order puts it on top
+    rules = parse_rules({"aa.score": {"direction": "higher"}, "zz.score": {"direction": "higher"}})
+    rows = compare_all({"aa.score": 0.5, "zz.score": 0.9}, {"aa.score": 0.6, "zz.score": 0.8, "extra": 1}, rules)
+    result = GateResult(EXIT_REGRESSION, "regression against main: zz.score", "main", "abc1234", rows)
     lines = markdown_report(result).splitlines()
     assert lines[1] == "## ❌ Regression gate: failed against `main`"
-    assert lines.index("| metric | base | current | change | rule | verdict |") < len(lines)
-    first_row = next(line for line in lines if line.startswith("| `"))
-    assert first_row.startswith("| `classification.accuracy` | 0.9000 | 0.8000 | -0.1000 (-11.1%) |")
-    assert first_row.endswith("❌ regressed |")
+    header = lines.index("| metric | base | current | change | rule | verdict |")
+    rule = "higher is better, no tolerance"
+    assert lines[header + 2] == f"| `zz.score` | 0.9000 | 0.8000 | -0.1000 (-11.1%) | {rule} | ❌ regressed |"
+    assert lines[header + 3] == f"| `aa.score` | 0.5000 | 0.6000 | +0.1000 (+20.0%) | {rule} | ✅ improved |"
     assert json_report(GateResult(EXIT_PASS, "pass", "main"))["verdict"] == "pass"
+
+
+def test_a_change_of_exactly_the_tolerance_is_within_it():
+    rule = Rule("m", "higher", abs_tol=0.25)
+    assert compare("m", 1.0, 0.75, rule, False, False).verdict == "within tolerance"
+    assert compare("m", 1.0, 0.7499, rule, False, False).verdict == "regressed"
+    lower = Rule("m", "lower", rel_tol=0.5)
+    assert compare("m", 4.0, 6.0, lower, False, False).verdict == "within tolerance"
+    assert compare("m", 4.0, 6.001, lower, False, False).verdict == "regressed"
+    assert compare("m", 4.0, 3.0, lower, False, False).verdict == "improved"
+
+
+def test_the_tolerance_is_the_larger_of_absolute_and_relative():
+    rule = Rule("m", "higher", abs_tol=0.1, rel_tol=0.5)
+    assert rule.allowed(-4.0) == 2.0  # relative to |base|
+    assert rule.allowed(0.1) == 0.1
+    assert Rule("m", "higher").allowed(5.0) == 0.0
+
+
+def test_rules_describe_themselves():
+    assert Rule("m", "higher").describe() == "higher is better, no tolerance"
+    assert Rule("m", "lower", abs_tol=0.5, rel_tol=0.02, required=False).describe() == (
+        "lower is better, abs 0.5, rel 2.0%, not required"
+    )
+    assert Rule("m", "higher", rel_tol=0.1).describe() == "higher is better, rel 10.0%"
+
+
+def test_what_counts_as_a_number():
+    assert is_number(0) and is_number(-2.5) and is_number(math.inf)
+    assert not is_number(True) and not is_number(math.nan) and not is_number("1") and not is_number(None)
+
+
+def test_a_base_that_is_not_a_number_is_no_baseline_and_unruled_changes_are_reported():
+    rule = Rule("m", "higher")
+    assert compare("m", "n/a", 0.5, rule, False, False).verdict == "no baseline (base is not a number)"
+    assert compare("m", None, 0.5, rule, True, False).verdict == "new"
+    assert compare("m", 0.5, 0.5 + 1e-12, None, False, False).verdict == "unchanged"
+    assert compare("m", 0.5, 0.6, None, False, False).verdict == "changed"
+    assert not compare("m", 0.5, None, None, False, True).failed  # vanished, but no rule requires it
+    assert compare("m", 0.5, None, Rule("m", "higher", required=False), False, True).verdict == "vanished"
+
+
+def test_the_change_column_shows_absolute_and_relative_differences():
+    assert Row("m", 0.5, 0.55, None, "").change == "+0.0500 (+10.0%)"
+    assert Row("m", 2, 5, None, "").change == "+3 (+150.0%)"
+    assert Row("m", 4, 3, None, "").change == "-1 (-25.0%)"
+    assert Row("m", 0, 0.25, None, "").change == "+0.2500"  # no relative change from zero
+    assert Row("m", 0.5, 0.5, None, "").change == "0"
+    assert Row("m", None, 0.5, None, "").change == "" and Row("m", 0.5, "x", None, "").change == ""
+
+
+def test_values_and_text_are_escaped_for_markdown():
+    assert format_value(None) == "–"
+    assert format_value(0.123456) == "0.1235" and format_value(7) == "7"
+    assert format_value(math.nan) == "`NaN`"
+    assert format_value("a|b") == "`a\\|b`"
+    assert format_value({"k": 1}) == '`{"k": 1}`'
+    assert md_text("[x](http://e) *b* <script>&") == "\\[x\\]\\(http://e\\) \\*b\\* &lt;script&gt;&amp;"
+    assert md_text("two\nlines") == "two lines"
+    assert md_code("a`b") == "``a`b``"
+    assert md_code("`x") == "`` `x ``" and md_code("") == "`  `"
+    assert md_code("a|b") == "`a|b`" and md_code("a|b", in_table=True) == "`a\\|b`"
+
+
+def refusal():
+    rows = [("classification.accuracy", 0.8, 0.85, False), ("retrieval.mrr", 0.6, 0.5, True)]
+    return Decision(rows, [{"text": "app crashes", "expected": "bug", "predicted": "billing", "passed": False}], 2)
+
+
+def test_a_full_report_has_every_section_in_order():
+    rules = parse_rules({"acc": {"direction": "higher"}})
+    rows = compare_all({"acc": 0.9, "n": 1, "same": 2}, {"acc": 0.9, "n": 2, "same": 2}, rules)
+    change = CaseChange("T1", "charged twice", "billing", "billing", "bug")
+    result = GateResult(
+        EXIT_REGRESSION,
+        "not promoted",
+        "main",
+        "abc1234",
+        rows,
+        changed_params=[("classifier.C", 4.0, 1.0)],
+        notes=["note *one*"],
+        plots=["plots/a.json"],
+        refusal=refusal(),
+        cases=[CaseDiff("tickets", degraded=[change], unchanged=3, new=1)],
+        confusion=[("billing", "bug", 0, 1)],
+        charts=["```mermaid", "```"],
+        costs=[{"stage": "evaluate", "wall_s": 1.25, "cpu_s": 1.0}, {"stage": "promote", "wall_s": 0.5, "cpu_s": 0.25}],
+    )
+    lines = markdown_report(result).splitlines()
+    assert lines[:4] == [gate.REPORT_MARKER, "## ❌ Regression gate: failed against `main`", "", "**not promoted**"]
+    assert "Base: `main` at commit `abc1234`. Rules: `gate.regression` in params.yaml." in lines
+    assert "> note \\*one\\*" in lines
+    assert "| `classification.accuracy` | 0.8000 | 0.8500 | ❌ too low |" in lines
+    assert "| `retrieval.mrr` | 0.6000 | 0.5000 | ✅ ok |" in lines
+    assert "- must-pass ticket failed: `app crashes`: expected `bug`, got `billing`" in lines
+    assert "| `acc` | 0.9000 | 0.9000 | 0 | higher is better, no tolerance | ✅ unchanged |" in lines
+    assert "<details><summary>2 metrics without a rule (1 changed): reported only</summary>" in lines
+    assert "| tickets | 1 | 0 | 3 | 1 | 0 |" in lines
+    assert "<details><summary>tickets that went wrong (all 1)</summary>" in lines
+    assert "| `T1: charged twice` | `billing` | `billing` | `bug` |" in lines
+    assert "| `billing` | `bug` | 0 | 1 |" in lines
+    assert "| `evaluate` | 1.2 | 1.0 |" in lines and "| total | 1.8 | 1.2 |" in lines
+    assert "| `classifier.C` | 4.0000 | 1.0000 |" in lines
+    assert "- `plots/a.json`" in lines
+    assert lines[-1] == "Exit codes: 0 pass, 1 regression, 2 cannot compare."
+    order = ["### ❌ Promotion refused", "### Cases", "### Base and change, side by side", "### Cost of the evaluation"]
+    order += ["### Changed parameters", "### Plots"]
+    assert [lines.index(heading) for heading in order] == sorted(lines.index(heading) for heading in order)
+
+
+def test_reports_of_a_pass_and_of_a_failure_to_compare():
+    passed = markdown_report(GateResult(EXIT_PASS, "pass: fine", "main", "abc1234")).splitlines()
+    assert passed[1] == "## ✅ Regression gate: passed against `main`"
+    assert "None: params.yaml is as at `main`." in passed
+    broken = markdown_report(GateResult(EXIT_CANNOT_COMPARE, "cannot compare: x", "main")).splitlines()
+    assert broken[1] == "## ⚠️ Regression gate: cannot compare with `main`"
+    assert "### Changed parameters" not in broken and not any(line.startswith("Base:") for line in broken)
+
+
+def test_only_the_first_cases_are_listed_in_the_report():
+    changes = [CaseChange(f"q{i}", f"q{i}", "KB1", "1", "not found") for i in range(12)]
+    result = GateResult(EXIT_PASS, "pass", "main", cases=[CaseDiff("queries", degraded=changes)])
+    report = markdown_report(result)
+    assert "<details><summary>queries that went wrong (first 10 of 12)</summary>" in report
+    assert "| `q9` |" in report and "| `q10` |" not in report
+
+
+def test_the_json_report_has_the_verdict_the_rows_and_the_refusal():
+    rows = compare_all({"acc": 0.9}, {"acc": 0.8}, parse_rules({"acc": {"direction": "higher"}}))
+    result = GateResult(EXIT_REGRESSION, "bad", "main", "abc", rows, changed_params=[("p", 1, 2)], refusal=refusal())
+    report = json_report(result)
+    assert report["verdict"] == "regression" and report["exit_code"] == 1 and report["base_commit"] == "abc"
+    assert report["metrics"] == [
+        {
+            "metric": "acc",
+            "base": 0.9,
+            "current": 0.8,
+            "change": "-0.1000 (-11.1%)",
+            "rule": "higher is better, no tolerance",
+            "verdict": "regressed",
+            "failed": True,
+        }
+    ]
+    assert report["changed_params"] == [{"name": "p", "base": 1, "current": 2}]
+    assert report["promotion_refused"]["floors"][0] == {
+        "metric": "classification.accuracy",
+        "achieved": 0.8,
+        "floor": 0.85,
+        "passed": False,
+    }
+    assert report["promotion_refused"]["must_pass_failed"][0]["text"] == "app crashes"
+    assert json_report(GateResult(EXIT_CANNOT_COMPARE, "x", "main"))["verdict"] == "cannot compare"
+    assert json_report(GateResult(EXIT_PASS, "x", "main"))["promotion_refused"] is None
+
+
+def test_the_default_base_comes_from_the_environment(monkeypatch):
+    for name in ("BASE", "GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    assert gate.default_base() == "main"
+    monkeypatch.setenv("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "develop")
+    assert gate.default_base() == "origin/develop"
+    monkeypatch.setenv("GITHUB_BASE_REF", "release")
+    assert gate.default_base() == "origin/release"
+    monkeypatch.setenv("BASE", "v1.0")
+    assert gate.default_base() == "v1.0"
+
+
+def git(repo, *args):
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_revisions_and_experiment_names_resolve_to_commits(tmp_path, monkeypatch):
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "a.txt").write_text("a")
+    git(tmp_path, "add", "a.txt")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "a")
+    head = git(tmp_path, "rev-parse", "HEAD")
+    git(tmp_path, "update-ref", "refs/exps/ab/cd/baseline1/bold-hare", head)
+    monkeypatch.chdir(tmp_path)
+    assert gate.resolve_commit("main") == head
+    assert gate.resolve_commit("bold-hare") == head
+    assert gate.experiment_commit("bold") is None
+    with pytest.raises(GateError, match="unknown base revision '--output=x'$"):
+        gate.resolve_commit("--output=x")
+    with pytest.raises(GateError, match="fetch it with `git fetch origin \\+refs/heads/dev:refs/remotes/origin/dev`"):
+        gate.resolve_commit("origin/dev")
+
+
+def test_main_prints_the_base_and_ends_any_failure_as_one_line_with_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BASE", raising=False)
+    assert gate.main(["--print-base", "--base", "feature"]) == EXIT_PASS
+    assert capsys.readouterr().out == "feature\n"
+    (tmp_path / "params.yaml").write_text("gate: {}\n")
+    assert gate.main(["--base", "main", "--json", "--params", "absent.yaml"]) == EXIT_CANNOT_COMPARE
+    outcome = json.loads(capsys.readouterr().out)
+    assert outcome["verdict"] == "cannot compare" and outcome["headline"].startswith("cannot compare: ")
+    assert "\n" not in outcome["headline"]
+    assert gate.main(["--base", "main", "--report", "out/gate.md"]) == EXIT_CANNOT_COMPARE
+    assert (tmp_path / "out" / "gate.md").read_text().splitlines()[1].startswith("## ⚠️ Regression gate: cannot compare")
+    assert capsys.readouterr().err.startswith("gate: cannot compare: ")

@@ -1,4 +1,7 @@
+import json
 import math
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -7,12 +10,20 @@ from {{ cookiecutter.package_name }}.modelset import (
     ModelSetError,
     file_hashes,
     install,
+    manifest_of,
     recover,
     verify,
     version_of,
 )
 from {{ cookiecutter.package_name }}.runner import StageError
-from {{ cookiecutter.package_name }}.stages.promote import check_measured, check_thresholds
+from {{ cookiecutter.package_name }}.stages import promote
+from {{ cookiecutter.package_name }}.stages.promote import Decision, check_measured, check_thresholds, decide, format_table
+
+PARAMS = Path("params.yaml").resolve()
+GATE = {"thresholds": {"classification": {"accuracy": 0.8}, "retrieval": {"mrr": 0.5}}, "require_must_pass": True}
+GOOD = {"classification": {"accuracy": 0.9, "macro_f1": 0.7}, "retrieval": {"mrr": 0.5}}
+PASSED = {"text": "refund please", "expected": "billing", "predicted": "billing", "passed": True}
+FAILED = {"text": "app crashes", "expected": "bug", "predicted": "billing", "passed": False}
 
 
 def test_every_floor_must_be_reached_and_nan_never_passes():
@@ -138,3 +149,129 @@ def test_a_switch_stopped_after_any_step_leaves_one_whole_set_and_recovers(tmp_p
         assert sorted(p.name for p in root.iterdir()) == ["production"]
         assert (production / MANIFEST).is_file()
     assert step >= 6
+
+
+def test_a_metric_just_below_its_floor_fails():
+    rows, _ = check_thresholds({"retrieval": {"mrr": 0.4999}}, {"retrieval": {"mrr": 0.5}})
+    assert rows == [("retrieval.mrr", 0.4999, 0.5, False)]
+
+
+def test_decide_promotes_only_when_every_floor_and_every_must_pass_case_holds():
+    decision = decide(GOOD, [PASSED, PASSED], GATE)
+    assert decision.promoted and decision.failed_cases == [] and decision.must_pass_total == 2
+    assert decision.summary() == {"promotion": {"promoted": 1, "floors_missed": 0, "must_pass_failed": 0}}
+
+    low = decide({**GOOD, "classification": {"accuracy": 0.79}}, [PASSED], GATE)
+    assert not low.promoted
+    assert low.summary() == {"promotion": {"promoted": 0, "floors_missed": 1, "must_pass_failed": 0}}
+
+    broken = decide(GOOD, [PASSED, FAILED, FAILED], GATE)
+    assert not broken.promoted and broken.failed_cases == [FAILED, FAILED]
+    assert broken.summary() == {"promotion": {"promoted": 0, "floors_missed": 0, "must_pass_failed": 2}}
+
+
+def test_must_pass_failures_count_only_when_required():
+    decision = decide(GOOD, [FAILED], {**GATE, "require_must_pass": False})
+    assert decision.promoted and decision.failed_cases == [] and decision.must_pass_total == 1
+    assert decide(GOOD, [], {**GATE, "require_must_pass": False}).promoted
+    with pytest.raises(StageError, match="gate.require_must_pass is true but no must-pass ticket was evaluated"):
+        decide(GOOD, [], GATE)
+
+
+def test_a_floor_on_an_unknown_metric_is_a_config_error_naming_it():
+    gate = {**GATE, "thresholds": {"retrieval": {"mrr": 0.5, "recall_at_50": 0.9}}}
+    with pytest.raises(StageError) as error:
+        decide(GOOD, [PASSED], gate)
+    assert str(error.value) == (
+        "gate.thresholds names unknown metric(s) retrieval.recall_at_50; "
+        "known: classification.accuracy, classification.macro_f1, retrieval.mrr"
+    )
+
+
+def test_the_report_shows_each_floor_and_each_failed_case():
+    decision = Decision([("classification.accuracy", 0.79, 0.8, False), ("retrieval.mrr", 0.5, 0.5, True)], [FAILED], 3)
+    assert decision.report().splitlines() == [
+        "  metric                   achieved  floor   verdict",
+        "  -----------------------  --------  ------  -------",
+        "  classification.accuracy    0.7900  0.8000  TOO LOW",
+        "  retrieval.mrr              0.5000  0.5000  ok",
+        "  must-pass ticket failed: 'app crashes': expected bug, got billing",
+    ]
+    assert format_table([]).splitlines()[0] == "  metric  achieved  floor   verdict"
+
+
+@pytest.fixture
+def stage_dir(tmp_path, monkeypatch):
+    """A folder laid out as the project, with a measured candidate; promote's main runs in it."""
+    shutil.copy(PARAMS, tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    candidate = model_set(tmp_path / "models" / "candidate", classifier=b"new")
+    write_metrics(tmp_path, {}, [PASSED])
+    (tmp_path / "metrics" / "evaluate" / "models.json").write_text(json.dumps(manifest_of(file_hashes(candidate))))
+    return tmp_path
+
+
+def write_metrics(root, metrics, must_pass):
+    folder = root / "metrics" / "evaluate"
+    folder.mkdir(parents=True, exist_ok=True)
+    full = {"classification": {"accuracy": 0.9, "macro_f1": 0.9}, "retrieval": {"recall_at_5": 0.9, "mrr": 0.9}}
+    for group, values in metrics.items():
+        full[group].update(values)
+    (folder / "metrics.json").write_text(json.dumps(full))
+    (folder / "must_pass.json").write_text(json.dumps(must_pass))
+
+
+def decision_file(root):
+    return json.loads((root / "metrics" / "promote.json").read_text())["promotion"]
+
+
+def test_promote_installs_a_candidate_that_passes(stage_dir, capsys):
+    assert promote.main([]) == 0
+    production = stage_dir / "models" / "production"
+    assert verify(production)["files"] == file_hashes(stage_dir / "models" / "candidate")
+    assert decision_file(stage_dir) == {"promoted": 1, "floors_missed": 0, "must_pass_failed": 0}
+    assert "every floor met and 1 must-pass tickets passed" in capsys.readouterr().out
+    assert promote.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("metrics", "must_pass", "summary"),
+    [
+        ({"classification": {"accuracy": 0.84}}, [PASSED], {"floors_missed": 1, "must_pass_failed": 0}),
+        ({}, [PASSED, FAILED], {"floors_missed": 0, "must_pass_failed": 1}),
+    ],
+    ids=["below-a-floor", "a-must-pass-ticket-fails"],
+)
+def test_a_refused_candidate_leaves_production_byte_identical(stage_dir, capsys, metrics, must_pass, summary):
+    production = model_set(stage_dir / "models" / "production", classifier=b"old")
+    before = file_hashes(production)
+    write_metrics(stage_dir, metrics, must_pass)
+    assert promote.main([]) == 0  # a refusal is a result: the run goes on
+    assert file_hashes(production) == before and not (production / MANIFEST).exists()
+    assert decision_file(stage_dir) == {"promoted": 0, **summary}
+    assert "promote: REFUSED: the candidate models fall short" in capsys.readouterr().err
+    assert promote.main(["--check"]) == 1
+    assert "REFUSED: the candidate of the last run was not promoted" in capsys.readouterr().err
+
+
+def test_a_refusal_without_any_production_set_fails_the_stage(stage_dir):
+    write_metrics(stage_dir, {"retrieval": {"mrr": 0.1}}, [PASSED])
+    with pytest.raises(StageError, match="there is no production model set yet"):
+        promote.main([])
+    assert decision_file(stage_dir)["promoted"] == 0
+
+
+def test_check_before_any_run_says_what_to_do(stage_dir):
+    with pytest.raises(StageError, match="metrics/promote.json not found: run `dvc repro` first"):
+        promote.main(["--check"])
+
+
+def test_a_checkpoint_stops_after_the_given_step_only(monkeypatch):
+    assert promote.stop_after_steps(None)("copy") is None
+    exits = []
+    monkeypatch.setattr(promote.os, "_exit", exits.append)
+    checkpoint = promote.stop_after_steps("2")
+    checkpoint("copy")
+    assert exits == []
+    checkpoint("switch")
+    assert exits == [137]

@@ -1,7 +1,15 @@
+import math
+
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.retrieval import exact_search, mean_reciprocal_rank, overlap_at_k, recall_at_k
+from {{ cookiecutter.package_name }}.retrieval import (
+    exact_search,
+    mean_reciprocal_rank,
+    overlap_at_k,
+    recall_at_k,
+    top_k,
+)
 
 
 def test_exact_search_ranks_by_cosine_and_breaks_ties_by_row():
@@ -21,3 +29,41 @@ def test_overlap_of_an_index_with_itself_is_one():
     rows = np.array([[0, 1, 2], [2, 1, 0]])
     assert overlap_at_k(rows, rows) == 1.0
     assert overlap_at_k(np.array([[0, 1, 5]]), np.array([[0, 1, 2]])) == pytest.approx(2 / 3)
+
+
+def test_recall_at_k_looks_at_exactly_k_results():
+    ranked = [["x", "a", "y"], ["a", "x", "y"], ["x", "y", "a"]]
+    expected = ["a", "a", "a"]
+    assert recall_at_k(ranked, expected, 1) == pytest.approx(1 / 3)
+    assert recall_at_k(ranked, expected, 2) == pytest.approx(2 / 3)
+    assert recall_at_k(ranked, expected, 3) == 1.0
+    assert math.isnan(recall_at_k([], [], 5)) and math.isnan(mean_reciprocal_rank([], []))
+
+
+def test_mrr_uses_the_first_rank_of_the_expected_id():
+    assert mean_reciprocal_rank([["x", "y", "a"], ["a"]], ["a", "a"]) == pytest.approx((1 / 3 + 1) / 2)
+    assert mean_reciprocal_rank([["x", "y"]], ["a"]) == 0.0
+
+
+def test_top_k_matches_a_full_stable_sort_with_ties_and_nan():
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 5, size=40).astype(np.float32)  # many ties
+    for k in (0, 1, 7, 39, 40, 45):
+        assert top_k(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()
+    with_nan = np.array([0.5, np.nan, 0.9, 0.1], dtype=np.float32)
+    assert top_k(with_nan, 2).tolist() == [2, 0]
+
+
+def test_exact_search_in_blocks_equals_one_block(monkeypatch):
+    rng = np.random.default_rng(0)
+    vectors, queries = rng.normal(size=(30, 4)).astype(np.float32), rng.normal(size=(9, 4)).astype(np.float32)
+    expected = np.argsort(-(queries @ vectors.T), axis=1, kind="stable")[:, :5]
+    monkeypatch.setattr("{{ cookiecutter.package_name }}.retrieval.SCORE_BLOCK", 60)  # 2 queries per block
+    assert exact_search(vectors, queries, 5).tolist() == expected.tolist()
+    assert exact_search(vectors, queries, 50).shape == (9, 30)  # k is capped at the number of vectors
+
+
+def test_overlap_counts_shared_neighbours_whatever_their_order():
+    assert overlap_at_k(np.array([[2, 1, 0], [5, 6, 7]]), np.array([[0, 1, 2], [0, 1, 2]])) == pytest.approx(0.5)
+    assert overlap_at_k(np.array([[0, 1, 9, 9]]), np.array([[0, 1]])) == 1.0  # only the first k count
+    assert math.isnan(overlap_at_k(np.empty((0, 3)), np.empty((0, 3))))

@@ -1,15 +1,21 @@
+{% if cookiecutter.vector_index != "hnsw" -%}
 import importlib.util
 
+{% endif -%}
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from {{ cookiecutter.package_name }}.lexical import Lexical
 from {{ cookiecutter.package_name }}.params import load_params
-from {{ cookiecutter.package_name }}.retrieval import exact_search, overlap_at_k
+from {{ cookiecutter.package_name }}.retrieval import overlap_at_k
 from {{ cookiecutter.package_name }}.vector_index import VectorIndex, build_index
 
-BACKENDS = ["exact"] + (["hnsw"] if importlib.util.find_spec("faiss") else [])
+{% if cookiecutter.vector_index == "hnsw" -%}
+BACKENDS = ["exact", "hnsw"]  # this project searches with faiss: without it these tests fail, they never skip
+{%- else -%}
+BACKENDS = ["exact"] + (["hnsw"] if importlib.util.find_spec("faiss") else [])  # hnsw too, where faiss is installed
+{%- endif %}
 
 
 def unit_vectors(n, dim, seed=0):
@@ -38,7 +44,30 @@ def test_same_input_gives_identical_index_bytes(tmp_path, backend):
 def test_exact_backend_matches_brute_force():
     vectors, queries = unit_vectors(50, 8), unit_vectors(5, 8, seed=1)
     index = build_index("exact", [str(i) for i in range(50)], vectors, {})
-    assert np.array_equal(index.search(queries, 5), exact_search(vectors, queries, 5))
+    similarity = queries @ vectors.T
+    rows, scores = index.search_scored(queries, 5)
+    assert rows.tolist() == np.argsort(-similarity, axis=1, kind="stable")[:, :5].tolist()
+    assert np.allclose(scores, np.take_along_axis(similarity, rows, axis=1), atol=1e-6)
+
+
+def test_exact_hybrid_search_ranks_by_the_blend_of_z_scores():
+    """The blend computed here by hand, from full score matrices: each weight gives its own ranking."""
+    vectors, terms, queries, query_terms = hybrid_inputs()
+    index = build_index("exact", [str(i) for i in range(len(vectors))], vectors, {}, terms)
+    dense, lexical = queries @ vectors.T, (query_terms @ terms.T).toarray()
+
+    def z(scores):
+        std = scores.std(axis=1, keepdims=True)
+        return (scores - scores.mean(axis=1, keepdims=True)) / np.where(std > 0, std, np.inf)
+
+    rankings = []
+    for weight in (0.0, 0.3, 0.7):
+        blended = weight * z(dense) + (1 - weight) * z(lexical)
+        rows, scores = index.search_scored(queries, 5, query_terms, weight)
+        assert np.allclose(scores, np.take_along_axis(blended, rows, axis=1), atol=1e-4)
+        assert np.allclose(scores, -np.sort(-blended, axis=1)[:, :5], atol=1e-4)
+        rankings.append(rows.tolist())
+    assert rankings[0] != rankings[1] != rankings[2]
 
 
 def test_unknown_backend_is_refused():
@@ -82,3 +111,18 @@ def test_a_query_without_known_words_falls_back_to_dense_order():
     index = build_index("exact", [str(i) for i in range(len(vectors))], vectors, {}, terms)
     no_terms = sp.csr_matrix((len(queries), terms.shape[1]), dtype=np.float32)
     assert np.array_equal(index.search(queries, 5, no_terms, 0.3), index.search(queries, 5))
+
+
+@pytest.mark.skipif("hnsw" not in BACKENDS, reason="faiss is not installed (the hnsw option installs it)")
+def test_hnsw_visits_a_fraction_of_a_large_corpus_and_finds_the_exact_neighbours():
+    """More articles than ef_search, so the graph cannot scan everything: recall is measured, not given."""
+    import faiss
+
+    vectors, queries = unit_vectors(4000, 16), unit_vectors(50, 16, seed=1)
+    params = {"hnsw": {"m": 16, "ef_construction": 64, "ef_search": 32}}
+    index = build_index("hnsw", [str(i) for i in range(len(vectors))], vectors, params)
+    faiss.cvar.hnsw_stats.reset()
+    found = index.search(queries, 10)
+    assert faiss.cvar.hnsw_stats.ndis < 0.25 * len(vectors) * len(queries)  # far from an exhaustive scan
+    truth = np.argsort(-(queries @ vectors.T), axis=1, kind="stable")[:, :10]
+    assert overlap_at_k(found, truth) >= 0.95
