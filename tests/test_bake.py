@@ -97,6 +97,7 @@ COMMON_FILES = {
     "expectations/tickets.json",
     "golden/must_pass_tickets.csv",
     "params.yaml",
+    "scripts/mutation_report.py",
     "pyproject.toml",
     *(
         f"tests/{name}.py"
@@ -105,6 +106,7 @@ COMMON_FILES = {
             "test_casediff",
             "test_drift",
             "test_embeddings",
+            "test_evaluate",
             "test_gate",
             "test_lexical",
             "test_metrics",
@@ -115,6 +117,7 @@ COMMON_FILES = {
             "test_retrieval",
             "test_runner",
             "test_sample_data",
+            "test_split",
             "test_validate",
             "test_vector_index",
         )
@@ -179,6 +182,20 @@ def test_generated_code_is_ruff_clean(baked):
     project, _ = baked
     run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], project)
     run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."], project)
+
+
+@pytest.mark.parametrize("baked", [name for name in BAKES if name != "default"], indirect=True)
+def test_the_generated_tests_pass_in_every_bake(baked):
+    """Each option's own tests run (the default bake's run in test_pipeline.py): an hnsw bake's faiss tests
+    and a sentence-transformers bake's import fail, never skip, when the package is missing."""
+    project, answers = baked
+    result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs"], project)
+    summary = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"=* ?\d+ passed in [\d.]+s ?=*", summary), summary  # no skip, no failure
+    if answers.get("vector_index") == "hnsw":
+        assert "test_hnsw_visits_a_fraction_of_a_large_corpus" in run(
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"], project
+        ).stdout
 
 
 def test_options_reach_params_dependencies_and_dvc_config(baked):

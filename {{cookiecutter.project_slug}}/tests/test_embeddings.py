@@ -74,3 +74,12 @@ def test_sentence_transformers_needs_a_local_model_folder(tmp_path, texts):
     params["sentence_transformers"] = {"model_path": str(tmp_path / "absent"), "batch_size": 8}
     with pytest.raises(FileNotFoundError, match="model folder .* not found"):
         build_encoder("sentence-transformers", texts, params, tmp_path / "encoder")
+{%- if cookiecutter.embedding_backend == "sentence-transformers" %}
+
+
+def test_the_sentence_transformers_backend_is_installed():
+    """This project embeds with sentence-transformers: a missing package fails here, it is never skipped."""
+    import importlib.util
+
+    assert importlib.util.find_spec("sentence_transformers"), "pip install -e '.[sentence-transformers]'"
+{%- endif %}

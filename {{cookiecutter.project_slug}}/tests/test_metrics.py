@@ -1,4 +1,4 @@
-from {{ cookiecutter.package_name }}.metrics import markdown_table
+from {{ cookiecutter.package_name }}.metrics import main, markdown_table, read_metrics
 
 
 def test_metrics_table_has_one_sorted_row_per_metric():
@@ -10,3 +10,24 @@ def test_metrics_table_has_one_sorted_row_per_metric():
     assert rows[2] == "| classification.accuracy | 0.8875 |"
     assert rows[3] == "| must_pass.failed        |      0 |"
     assert rows[4] == "| retrieval.mrr           | 0.5734 |"
+
+
+def test_metrics_are_read_through_dvc_as_dotted_names(tmp_path, monkeypatch, capsys):
+    from dvc.repo import Repo
+
+    Repo.init(tmp_path, no_scm=True).close()
+    (tmp_path / "dvc.yaml").write_text("metrics:\n- a.json\n- b.json\n")
+    (tmp_path / "a.json").write_text('{"classification": {"accuracy": 0.9, "per_class": {"bug": {"f1": 0.5}}}}')
+    (tmp_path / "b.json").write_text('{"must_pass": {"failed": 2}}')
+    monkeypatch.chdir(tmp_path)
+    assert read_metrics() == {
+        "classification.accuracy": 0.9,
+        "classification.per_class.bug.f1": 0.5,
+        "must_pass.failed": 2,
+    }
+    assert main() == 0
+    assert capsys.readouterr().out.splitlines()[-3:] == [
+        "| classification.accuracy         | 0.9000 |",
+        "| classification.per_class.bug.f1 | 0.5000 |",
+        "| must_pass.failed                |      2 |",
+    ]
