@@ -1,8 +1,11 @@
+import copy
 import json
 import math
 import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 
 from {{ cookiecutter.package_name }} import gate
 from {{ cookiecutter.package_name }}.casediff import CaseChange, CaseDiff
@@ -320,3 +323,117 @@ def test_main_prints_the_base_and_ends_any_failure_as_one_line_with_exit_2(tmp_p
     assert gate.main(["--base", "main", "--report", "out/gate.md"]) == EXIT_CANNOT_COMPARE
     assert (tmp_path / "out" / "gate.md").read_text().splitlines()[1].startswith("## ⚠️ Regression gate: cannot compare")
     assert capsys.readouterr().err.startswith("gate: cannot compare: ")
+
+
+PROJECT_PARAMS = yaml.safe_load(Path("params.yaml").read_text())
+
+
+def params_with(c):
+    """The project's params with a classifier C, one floor and one regression rule (on metrics the test writes)."""
+    params = copy.deepcopy(PROJECT_PARAMS)
+    params["classifier"]["C"] = c
+    params["gate"] |= {"thresholds": {"classification": {"accuracy": 0.5}}, "require_must_pass": False}
+    params["gate"]["regression"] = {"classification.accuracy": {"direction": "higher", "abs_tol": 0.01}}
+    return yaml.safe_dump(params)
+
+
+DVC_YAML = """\
+metrics:
+- metrics/evaluate/metrics.json
+stages:
+  promote:
+    cmd: "true"
+    metrics:
+    - metrics/promote.json:
+        cache: false
+plots:
+- metrics/evaluate/plots/recall.json
+"""
+
+
+def write_run(repo, accuracy, promoted=1, c=4.0):
+    """What a pipeline run leaves in the workspace: params, metrics and the promotion decision."""
+    (repo / "params.yaml").write_text(params_with(c))
+    (repo / "metrics" / "evaluate").mkdir(parents=True, exist_ok=True)
+    metrics = {"classification": {"accuracy": accuracy, "macro_f1": 0.8}}
+    (repo / "metrics" / "evaluate" / "metrics.json").write_text(json.dumps(metrics))
+    (repo / "metrics" / "evaluate" / "must_pass.json").write_text("[]")
+    (repo / "metrics" / "promote.json").write_text(json.dumps({"promotion": {"promoted": promoted}}))
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A git + DVC repository whose `main` has one pipeline run committed; the workspace is on `change`."""
+    from dvc.repo import Repo
+
+    git(tmp_path, "init", "-q", "-b", "main")
+    Repo.init(tmp_path).close()
+    (tmp_path / "dvc.yaml").write_text(DVC_YAML)
+    write_run(tmp_path, 0.9)
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "run")
+    git(tmp_path, "checkout", "-q", "-b", "change")
+    monkeypatch.chdir(tmp_path)
+    for name in ("BASE", "GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_the_gate_compares_the_workspace_with_a_committed_run(repo):
+    write_run(repo, 0.85, c=1.0)
+    result = gate.run_gate("main")
+    assert result.exit_code == EXIT_REGRESSION and result.base_commit == git(repo, "rev-parse", "--short=7", "main")
+    assert result.headline == "regression against main: classification.accuracy (regressed)"
+    rows = {row.metric: (row.base, row.current, row.verdict) for row in result.rows}
+    assert rows["classification.accuracy"] == (0.9, 0.85, "regressed")
+    assert rows["classification.macro_f1"] == (0.8, 0.8, "unchanged")
+    assert result.changed_params == [("classifier.C", 4.0, 1.0)]
+    assert result.plots == ["metrics/evaluate/plots/recall.json"] and result.refusal is None
+
+    write_run(repo, 0.895)
+    result = gate.run_gate("main")
+    assert result.exit_code == EXIT_PASS and result.changed_params == []
+    assert result.headline == "pass: no required metric got worse than at main beyond its tolerance"
+
+
+def test_a_refused_candidate_fails_the_gate_with_promotes_reasons(repo, capsys):
+    write_run(repo, 0.4, promoted=0)
+    assert gate.main(["--report", "reports/gate.md"]) == EXIT_REGRESSION  # base: main, by default
+    headline = "not promoted (classification.accuracy); regression against main: classification.accuracy (regressed)"
+    assert capsys.readouterr().err.strip() == f"gate: {headline}"
+    report = (repo / "reports" / "gate.md").read_text()
+    assert (
+        "### ❌ Promotion refused" in report
+        and "| `classification.accuracy` | 0.4000 | 0.5000 | ❌ too low |" in report
+    )
+
+
+def test_a_base_without_metrics_has_no_baseline_and_a_missing_workspace_file_cannot_compare(repo):
+    git(repo, "checkout", "-q", "--orphan", "empty")
+    git(repo, "rm", "-q", "-r", "--cached", "metrics")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "no metrics")
+    result = gate.run_gate("empty")
+    assert result.exit_code == EXIT_PASS and result.headline == "pass: no baseline at empty, nothing to compare yet"
+    assert {row.verdict for row in result.rows} == {"new"}
+    assert "empty has no metrics (a first commit, or the pipeline never ran there)." in result.notes
+
+    (repo / "metrics" / "promote.json").unlink()
+    with pytest.raises(GateError, match="metrics/promote.json is missing in the workspace: run `dvc repro` first"):
+        gate.run_gate("main")
+
+
+def test_a_base_from_before_a_stage_counts_that_stages_metrics_as_new(repo):
+    git(repo, "checkout", "-q", "-b", "older", "main")
+    git(repo, "rm", "-q", "metrics/promote.json")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "before promote")
+    git(repo, "checkout", "-q", "change")
+    assert gate.read_base_metrics(git(repo, "rev-parse", "older")) == {
+        "classification.accuracy": 0.9,
+        "classification.macro_f1": 0.8,
+    }
+    rows = {row.metric: row.verdict for row in gate.run_gate("older").rows}
+    assert rows == {
+        "classification.accuracy": "unchanged",
+        "classification.macro_f1": "unchanged",
+        "promotion.promoted": "new",
+    }
