@@ -61,22 +61,28 @@ def is_decision(module: str, package: str) -> bool:
     return short_name(module, package) in DECISIONS
 
 
-def changed_line(source: Path, mutant: str) -> str:
-    """The first line the mutant changes, as `old -> new`, read from mutmut's mutated copy of the file."""
-    function = mutant.rsplit(".", 1)[-1]
-    original = function.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"
+def function_bodies(source: Path) -> dict[str, list[str]]:
+    """Each function of mutmut's mutated copy of a file (the original and every mutant), as body lines."""
     try:
         text = source.read_text(encoding="utf-8")
-        bodies = {
-            node.name: ast.get_source_segment(text, node).splitlines()[1:]
-            for node in ast.walk(ast.parse(text))
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in (function, original)
-        }
+        tree = ast.parse(text)
     except (OSError, SyntaxError):
+        return {}
+    lines = text.splitlines()
+    return {
+        node.name: lines[node.lineno : node.end_lineno]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and "__mutmut_" in node.name
+    }
+
+
+def changed_line(bodies: dict[str, list[str]], mutant: str) -> str:
+    """The first line the mutant changes, as `old  ->  new`."""
+    function = mutant.rsplit(".", 1)[-1]
+    original = bodies.get(function.rsplit("__mutmut_", 1)[0] + "__mutmut_orig")
+    if original is None or function not in bodies:
         return ""
-    if len(bodies) < 2:
-        return ""
-    diff = [line for line in difflib.ndiff(bodies[original], bodies[function]) if line[:2] in ("- ", "+ ")]
+    diff = [line for line in difflib.ndiff(original, bodies[function]) if line[:2] in ("- ", "+ ")]
     removed = next((line[2:].strip() for line in diff if line.startswith("- ")), "")
     added = next((line[2:].strip() for line in diff if line.startswith("+ ")), "(line removed)")
     return f"{removed}  ->  {added}"
@@ -86,18 +92,19 @@ def report(results: dict[str, dict[str, int | None]], package: str, mutants: Pat
     """The printed lines and the totals {"decisions": (killed, counted), "overall": ..., "pending": n}."""
     width = max([len("module")] + [len(short_name(m, package)) for m in results])
     lines = [f"{'module':<{width}}  killed  mutants   score", f"{'-' * width}  ------  -------  ------"]
+    rule = lines[1]
     totals = {"decisions": [0, 0], "overall": [0, 0], "pending": 0}
     for module, codes in sorted(results.items(), key=lambda item: short_name(item[0], package)):
         killed, counted, pending = score(codes)
         mark = " *" if is_decision(module, package) else ""
-        lines.append(
-            f"{short_name(module, package):<{width}}  {killed:6d}  {counted:7d}  {percent(killed, counted):5.1f}%{mark}"
-        )
+        shown = f"{percent(killed, counted):5.1f}%" if counted else "   -  "
+        untested = f"  ({pending} not tested yet)" if pending else ""
+        lines.append(f"{short_name(module, package):<{width}}  {killed:6d}  {counted:7d}  {shown}{mark}{untested}")
         for group in ("overall", "decisions") if mark else ("overall",):
             totals[group][0] += killed
             totals[group][1] += counted
         totals["pending"] += pending
-    lines.append(f"{'-' * width}  ------  -------  ------")
+    lines.append(rule)
     for group, label in (("decisions", "decision modules (*)"), ("overall", f"all of src/{package}")):
         killed, counted = totals[group]
         lines.append(f"{label:<{width}}  {killed:6d}  {counted:7d}  {percent(killed, counted):5.1f}%")
@@ -106,10 +113,10 @@ def report(results: dict[str, dict[str, int | None]], package: str, mutants: Pat
     for module, codes in sorted(results.items()):
         if not is_decision(module, package):
             continue
-        source = mutants / "src" / Path(*module.split(".")).with_suffix(".py")
-        for name, code in sorted(codes.items(), key=lambda item: natural_key(item[0])):
-            if code in SURVIVED:
-                survivors.append(f"  {SURVIVED[code]:<9} {short_name(name, package)}: {changed_line(source, name)}")
+        names = sorted((name for name, code in codes.items() if code in SURVIVED), key=natural_key)
+        bodies = function_bodies(mutants / "src" / Path(*module.split(".")).with_suffix(".py")) if names else {}
+        for name in names:
+            survivors.append(f"  {SURVIVED[codes[name]]:<9} {short_name(name, package)}: {changed_line(bodies, name)}")
     if survivors:
         lines += ["", f"Survivors in the decision modules ({len(survivors)}; `mutmut show <name>` shows one):"]
         lines += survivors

@@ -69,6 +69,7 @@ def test_query_cases_give_the_rank_of_the_expected_article():
     ranked = [["KB2", "KB1"], ["KB2", "KB1"], [], ["KB3"]]
     queries = pd.DataFrame({"query": ["a", "b", "c", "d"], "kb_id": ["KB1", "KB2", "KB1", "KB1"]})
     cases = evaluate.query_cases(queries, ranked)
+    assert cases.columns.tolist() == ["query", "expected", "rank", "top"] and cases["query"].tolist() == list("abcd")
     assert cases["rank"].tolist() == [2, 1, 0, 0] and cases["top"].tolist() == ["KB2", "KB2", "", "KB3"]
     assert cases["expected"].tolist() == ["KB1", "KB2", "KB1", "KB1"]
 

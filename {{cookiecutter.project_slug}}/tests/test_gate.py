@@ -124,6 +124,54 @@ def test_report_puts_the_verdict_first_and_failures_on_top():
     assert json_report(GateResult(EXIT_PASS, "pass", "main"))["verdict"] == "pass"
 
 
+def test_changes_at_float_noise_are_neither_regressions_nor_improvements():
+    """EPSILON (1e-9) is the line between noise and a change, on every comparison."""
+    strict = Rule("m", "higher")
+    assert compare("m", 0.0, -1e-9, strict, False, False).verdict == "unchanged"
+    assert compare("m", 0.0, 1e-9, strict, False, False).verdict == "unchanged"
+    assert compare("m", 0.0, -3e-9, strict, False, False).verdict == "regressed"
+    assert compare("m", 0.0, 3e-9, strict, False, False).verdict == "improved"
+    assert compare("m", 0.0, 1e-9, None, False, False).verdict == "unchanged"
+    assert compare("m", 0.0, 3e-9, None, False, False).verdict == "changed"
+    assert compare("m", 0.0, -2e-9, Rule("m", "higher", abs_tol=1e-9), False, False).verdict == "within tolerance"
+
+
+def test_every_verdict_keeps_the_values_and_the_rule_it_judged():
+    rule = Rule("m", "higher", abs_tol=0.1)
+    cases = [
+        ((0.5, None, False, True), "vanished", True),
+        ((0.5, math.nan, False, False), "not a number", True),
+        ((None, 0.5, True, False), "new", False),
+        (("x", 0.5, False, False), "no baseline (base is not a number)", False),
+        ((0.5, 0.45, False, False), "within tolerance", False),
+        ((0.5, 0.3, False, False), "regressed", True),
+        ((0.5, 0.6, False, False), "improved", False),
+    ]
+    for (base, current, base_missing, current_missing), verdict, failed in cases:
+        row = compare("m", base, current, rule, base_missing, current_missing)
+        assert (row.metric, row.rule, row.verdict, row.failed) == ("m", rule, verdict, failed)
+        assert row.base is base or (base_missing and row.base is None)
+        assert row.current is current or (current_missing and row.current is None)
+    unruled = compare("m", 0.5, 0.6, None, False, False)
+    assert (unruled.metric, unruled.base, unruled.current, unruled.rule) == ("m", 0.5, 0.6, None)
+
+
+def test_the_command_line_help_names_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        gate.main(["--help"])
+    assert exit_code.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith(
+        "usage: python -m {{ cookiecutter.package_name }}.gate [-h] [--base BASE] [--report PATH] [--json] [--print-base]"
+    )
+    assert "Fail when a metric got worse than at the base revision (rules: gate.regression in params.yaml)." in text
+    assert "--base BASE revision to compare with (default: the CI base branch, else main)" in text
+    assert "--report PATH also write the Markdown report to PATH" in text
+    assert "--json print the result as JSON instead of the report" in text
+    assert "--print-base print the revision it would compare with, and exit" in text
+    assert "--params" not in text
+
+
 def test_a_change_of_exactly_the_tolerance_is_within_it():
     rule = Rule("m", "higher", abs_tol=0.25)
     assert compare("m", 1.0, 0.75, rule, False, False).verdict == "within tolerance"

@@ -77,7 +77,14 @@ def test_promote_refuses_a_candidate_that_is_not_what_was_measured(tmp_path):
     measured = {"files": file_hashes(candidate)}
     assert check_measured(candidate, measured) == measured["files"]
     (candidate / "classifier.skops").write_bytes(b"retrained after evaluation")
-    with pytest.raises(StageError, match="classifier.skops is not what evaluate measured"):
+    with pytest.raises(StageError) as error:
+        check_measured(candidate, measured)
+    assert str(error.value) == (
+        f"REFUSED: {candidate / 'classifier.skops'} is not what evaluate measured (retrained or replaced since); "
+        "models/production/ is unchanged. Run `dvc repro` to evaluate it first."
+    )
+    (candidate / "encoder" / "extra.bin").write_bytes(b"a file evaluate never saw")
+    with pytest.raises(StageError, match=r"classifier.skops, .*extra.bin is not what evaluate measured"):
         check_measured(candidate, measured)
 
 
@@ -174,16 +181,20 @@ def test_must_pass_failures_count_only_when_required():
     decision = decide(GOOD, [FAILED], {**GATE, "require_must_pass": False})
     assert decision.promoted and decision.failed_cases == [] and decision.must_pass_total == 1
     assert decide(GOOD, [], {**GATE, "require_must_pass": False}).promoted
-    with pytest.raises(StageError, match="gate.require_must_pass is true but no must-pass ticket was evaluated"):
+    with pytest.raises(StageError) as error:
         decide(GOOD, [], GATE)
+    assert str(error.value) == (
+        "gate.require_must_pass is true but no must-pass ticket was evaluated: "
+        "add cases to golden/must_pass_tickets.csv, or set it to false"
+    )
 
 
 def test_a_floor_on_an_unknown_metric_is_a_config_error_naming_it():
-    gate = {**GATE, "thresholds": {"retrieval": {"mrr": 0.5, "recall_at_50": 0.9}}}
+    gate = {**GATE, "thresholds": {"retrieval": {"mrr": 0.5, "recall_at_50": 0.9, "recall_at_60": 0.9}}}
     with pytest.raises(StageError) as error:
         decide(GOOD, [PASSED], gate)
     assert str(error.value) == (
-        "gate.thresholds names unknown metric(s) retrieval.recall_at_50; "
+        "gate.thresholds names unknown metric(s) retrieval.recall_at_50, retrieval.recall_at_60; "
         "known: classification.accuracy, classification.macro_f1, retrieval.mrr"
     )
 
@@ -226,11 +237,24 @@ def decision_file(root):
 
 
 def test_promote_installs_a_candidate_that_passes(stage_dir, capsys):
+    (stage_dir / "models" / "production.next").mkdir()  # what a switch stopped half-way leaves
     assert promote.main([]) == 0
     production = stage_dir / "models" / "production"
-    assert verify(production)["files"] == file_hashes(stage_dir / "models" / "candidate")
+    manifest = verify(production)
+    assert manifest["files"] == file_hashes(stage_dir / "models" / "candidate")
+    assert not (stage_dir / "models" / "production.next").exists()
     assert decision_file(stage_dir) == {"promoted": 1, "floors_missed": 0, "must_pass_failed": 0}
-    assert "every floor met and 1 must-pass tickets passed" in capsys.readouterr().out
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "promote: removed what an interrupted switch of models/production left behind"
+    assert out[1] == (
+        f"promote: every floor met and 1 must-pass tickets passed; model set {manifest['version']} "
+        "promoted to models/production/"
+    )
+    assert out[2:4] == [
+        "  metric                   achieved  floor   verdict",
+        "  " + "-" * 23 + "  --------  ------  -------",
+    ]
+    assert "  classification.accuracy    0.9000  0.8500  ok" in out
     assert promote.main(["--check"]) == 0
 
 
@@ -249,15 +273,23 @@ def test_a_refused_candidate_leaves_production_byte_identical(stage_dir, capsys,
     assert promote.main([]) == 0  # a refusal is a result: the run goes on
     assert file_hashes(production) == before and not (production / MANIFEST).exists()
     assert decision_file(stage_dir) == {"promoted": 0, **summary}
-    assert "promote: REFUSED: the candidate models fall short" in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (
+        "promote: REFUSED: the candidate models fall short; models/production/ is unchanged. "
+        "The run goes on so experiments can be compared; `make repro` and CI fail on it."
+    )
+    assert err[1] == "  metric                   achieved  floor   verdict"
     assert promote.main(["--check"]) == 1
-    assert "REFUSED: the candidate of the last run was not promoted" in capsys.readouterr().err
+    check = capsys.readouterr().err.splitlines()
+    assert check[0] == "promote: REFUSED: the candidate of the last run was not promoted."
+    assert check[1:] == err[1:]  # the same table and failed tickets
 
 
 def test_a_refusal_without_any_production_set_fails_the_stage(stage_dir):
     write_metrics(stage_dir, {"retrieval": {"mrr": 0.1}}, [PASSED])
-    with pytest.raises(StageError, match="there is no production model set yet"):
+    with pytest.raises(StageError) as error:
         promote.main([])
+    assert str(error.value) == "REFUSED, and there is no production model set yet: embed and index have nothing to use"
     assert decision_file(stage_dir)["promoted"] == 0
 
 
@@ -275,3 +307,11 @@ def test_a_checkpoint_stops_after_the_given_step_only(monkeypatch):
     assert exits == []
     checkpoint("switch")
     assert exits == [137]
+
+
+def test_the_command_line_help(capsys):
+    with pytest.raises(SystemExit):
+        promote.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith("usage: python -m {{ cookiecutter.package_name }}.stages.promote [-h] [--check]")
+    assert "--check exit 1 if the last run refused its candidate" in text
