@@ -32,7 +32,9 @@ def test_hnsw_index_is_reproducible_and_close_to_exact_search(tmp_path):
     project = bake(tmp_path, vector_index="hnsw")
     assert ran_stages(repro(project)) == STAGES
     assert (project / "data/index/index.faiss").exists()
-    assert json.loads((project / "metrics/index.json").read_text())["index"]["recall_at_10_vs_exact"] >= 0.95
+    # 35 articles, fewer than ef_search (128): the graph visits every article, so it must match exact search
+    # here. Recall on a corpus larger than ef_search is measured by the bake's own tests (tests/test_bake.py).
+    assert json.loads((project / "metrics/index.json").read_text())["index"]["recall_at_10_vs_exact"] == 1.0
 
     index = tree_digest(project / "data/index")
     assert ran_stages(repro(project, "--force", "--single-item", "index")) == ["index"]

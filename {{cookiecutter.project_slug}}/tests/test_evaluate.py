@@ -10,7 +10,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.encoders import Encoder, build_encoder
 from {{ cookiecutter.package_name }}.io import read_csv
-from {{ cookiecutter.package_name }}.models import save_model
+from {{ cookiecutter.package_name }}.models import load_model, save_model
 from {{ cookiecutter.package_name }}.modelset import file_hashes
 from {{ cookiecutter.package_name }}.params import load_params
 from {{ cookiecutter.package_name }}.runner import StageError
@@ -133,6 +133,8 @@ def test_evaluate_writes_metrics_that_match_its_case_files(project):
     assert [case["passed"] for case in must_pass] == [True, True]
     assert metrics["must_pass"] == {"total": 2, "failed": 0}
     assert json.loads((out / "models.json").read_text())["files"] == file_hashes(project / "models" / "candidate")
+    assert sorted(path.name for path in (out / "plots").iterdir()) == ["custom", "sklearn"]  # no per-metric plots
+    assert not (project / "dvc.yaml").exists()  # dvc.yaml is the project's, never rewritten by dvclive
     curve = json.loads((out / "plots" / "custom" / "recall_at_k.json").read_text())
     assert [point["k"] for point in curve] == list(range(1, 11))
     assert [point["recall"] for point in curve][::4] == [
@@ -156,6 +158,8 @@ def test_a_must_pass_ticket_the_model_gets_wrong_is_recorded_as_failed(project):
     }
     metrics = json.loads((project / "metrics" / "evaluate" / "metrics.json").read_text())
     assert metrics["must_pass"] == {"total": 1, "failed": 1}
+    classifier = load_model(project / "models" / "candidate" / "classifier.skops")
+    assert evaluate.must_pass_results(classifier, pd.DataFrame({"text": [], "label": []})) == []
 
 
 def test_no_golden_queries_is_an_error_not_a_nan_metric(project):
