@@ -112,7 +112,7 @@ def project(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_evaluate_writes_metrics_that_match_its_case_files(project):
+def test_evaluate_writes_metrics_that_match_its_case_files(project, capsys):
     assert evaluate.main() == 0
     out = project / "metrics" / "evaluate"
     metrics = json.loads((out / "metrics.json").read_text())
@@ -129,6 +129,12 @@ def test_evaluate_writes_metrics_that_match_its_case_files(project):
     assert metrics["retrieval"]["mrr"] == round(float(np.mean(np.where(ranks > 0, 1 / np.maximum(ranks, 1), 0))), 6)
     assert set(metrics["retrieval"]) == {"recall_at_1", "recall_at_5", "mrr"}
 
+    retrieval = metrics["retrieval"]
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"evaluate: accuracy={metrics['classification']['accuracy']} macro_f1={metrics['classification']['macro_f1']} "
+        f"recall_at_1={retrieval['recall_at_1']}, recall_at_5={retrieval['recall_at_5']}, mrr={retrieval['mrr']} "
+        "must_pass=2/2"
+    )
     must_pass = json.loads((out / "must_pass.json").read_text())
     assert [case["passed"] for case in must_pass] == [True, True]
     assert metrics["must_pass"] == {"total": 2, "failed": 0}

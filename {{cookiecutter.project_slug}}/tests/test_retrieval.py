@@ -52,6 +52,9 @@ def test_top_k_matches_a_full_stable_sort_with_ties_and_nan():
         assert top_k(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()
     with_nan = np.array([0.5, np.nan, 0.9, 0.1], dtype=np.float32)
     assert top_k(with_nan, 2).tolist() == [2, 0]
+    mostly_nan = np.array([0.5, np.nan, np.nan, 0.1, np.nan], dtype=np.float32)  # fewer numbers than k: NaN last
+    assert top_k(mostly_nan, 4).tolist() == [0, 3, 1, 2]
+    assert top_k(scores, 0).dtype == np.intp and top_k(scores, 3).dtype == np.intp
 
 
 def test_exact_search_in_blocks_equals_one_block(monkeypatch):
