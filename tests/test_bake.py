@@ -66,6 +66,7 @@ PACKAGE_FILES = [
     "retrieval.py",
     "runner.py",
     "text.py",
+    "tokens.py",
     "vector_index.py",
     "vocabulary.json",
     # web assets from npm, copied as they are (tests/tools/vendor_web_assets.py)
@@ -118,6 +119,7 @@ COMMON_FILES = {
             "test_runner",
             "test_sample_data",
             "test_split",
+            "test_tokens",
             "test_validate",
             "test_vector_index",
         )
