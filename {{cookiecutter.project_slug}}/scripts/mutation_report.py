@@ -7,8 +7,8 @@ and lists the mutants that survived in the decision modules, each with the line 
 changed. A survivor is either a gap in the tests or an equivalent mutant (a change
 that no input can tell apart); docs list the known equivalent ones and why.
 
-Usage: python scripts/mutation_report.py [--mutants mutants] [--decisions 80] [--overall 70]
-Exit code 1 when a target is missed or some mutants were not tested yet.
+Usage: python scripts/mutation_report.py [--mutants mutants] [--decisions 80] [--overall 70] [--partial]
+Exit code 1 when a target is missed or (unless --partial) some mutants were not tested yet.
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mutants", type=Path, default=Path("mutants"), help="mutmut's output folder")
     parser.add_argument("--decisions", type=float, default=80.0, help="target for the decision modules, in percent")
     parser.add_argument("--overall", type=float, default=70.0, help="target for all of src/, in percent")
+    parser.add_argument("--partial", action="store_true", help="a run of some mutants only: untested ones do not fail")
     args = parser.parse_args(argv)
 
     results = read_results(args.mutants)
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             missed.append(group)
     if totals["pending"]:
         print(f"{totals['pending']} mutants not tested yet (an interrupted or partial run): the scores are incomplete")
-    return 1 if missed or totals["pending"] else 0
+    return 1 if missed or (totals["pending"] and not args.partial) else 0
 
 
 if __name__ == "__main__":
