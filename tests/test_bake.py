@@ -112,6 +112,7 @@ COMMON_FILES = {
             "test_lexical",
             "test_metrics",
             "test_models",
+            "test_mutation_report",
             "test_params",
             "test_pipeline_definition",
             "test_promote",
