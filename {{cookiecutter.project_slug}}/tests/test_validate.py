@@ -107,19 +107,24 @@ def test_a_failure_is_described_with_its_rows_and_reason():
             "kwargs": {"column": "label", "value_set": ["x"], "batch_id": "b"},
             "meta": {"why": "labels are a closed set"},
         },
-        "result": {"unexpected_count": 2, "element_count": 3, "partial_unexpected_index_list": [1, 2, 7]},
+        "result": {"unexpected_count": 2, "element_count": 30, "partial_unexpected_index_list": [1, 2, 7]},
     }
     assert describe_failure("tickets", result, frame, max_rows=5).splitlines() == [
         "  expect_column_values_to_be_in_set on tickets.label",
         "    expected: value_set=['x']",
         "    why: labels are a closed set",
-        "    observed: 2 of 3 rows unexpected",
+        "    observed: 2 of 30 rows unexpected",
         "    e.g.: ['y', '']",
         "    rows: id (empty), C",
     ]
     assert "    e.g.: ['y']" in describe_failure("tickets", result, frame, max_rows=1)
     no_ids = describe_failure("tickets", result, frame.drop(columns=["id"]), max_rows=5)
     assert no_ids.splitlines()[-1] == "    rows: 3, 4 (line numbers in the CSV)"
+    without_rows = {**result, "result": {"unexpected_count": 4, "partial_unexpected_list": ["q", None]}}
+    assert describe_failure("tickets", without_rows, frame, max_rows=5).splitlines()[3:] == [
+        "    observed: 4 of 3 rows unexpected",  # no element count: the frame's length
+        "    e.g.: ['q', '']",
+    ]
 
 
 def test_failures_without_rows_show_the_observed_value_or_the_error():
@@ -147,6 +152,7 @@ def test_failures_without_rows_show_the_observed_value_or_the_error():
     long = {**config("expect_x", value_set=list(range(100))), "result": {"observed_value": None}}
     expected = describe_failure("kb", long, frame, 5).splitlines()[1]
     assert expected.endswith("...") and len(expected) == len("    expected: value_set=") + 160
+    assert validate._short("x" * 158) == repr("x" * 158) and validate._short("x" * 159) == repr("x" * 156)[:157] + "..."
 
 
 def test_timestamps_are_parsed_as_utc_and_garbage_becomes_null():
@@ -182,7 +188,10 @@ def test_the_stage_exits_1_on_a_failure_and_writes_nothing_downstream(tickets, p
     project_with(tmp_path, monkeypatch, params, tickets)
     assert validate.main() == 1
     err = capsys.readouterr().err
-    assert err.startswith("validate: FAILED: 1 expectation(s) not met; nothing downstream runs.")
+    assert err.splitlines()[:2] == [
+        "validate: FAILED: 1 expectation(s) not met; nothing downstream runs.",
+        "  expect_column_values_to_be_in_set on tickets.label",
+    ]
     assert "Data Docs: reports/validation/index.html" in err
     assert not (tmp_path / "data" / "validated").exists() and not (tmp_path / "metrics").exists()
 
