@@ -412,10 +412,9 @@ def write_run(repo, accuracy, promoted=1, c=4.0):
 @pytest.fixture
 def repo(tmp_path, monkeypatch):
     """A git + DVC repository whose `main` has one pipeline run committed; the workspace is on `change`."""
-    from dvc.repo import Repo
-
     git(tmp_path, "init", "-q", "-b", "main")
-    Repo.init(tmp_path).close()
+    (tmp_path / ".dvc").mkdir()  # what `dvc init` leaves that DVC's API needs; its logger is not set up in-process
+    (tmp_path / ".dvc" / "config").write_text("")
     (tmp_path / "dvc.yaml").write_text(DVC_YAML)
     write_run(tmp_path, 0.9)
     git(tmp_path, "add", "-A")

@@ -13,9 +13,8 @@ def test_metrics_table_has_one_sorted_row_per_metric():
 
 
 def test_metrics_are_read_through_dvc_as_dotted_names(tmp_path, monkeypatch, capsys):
-    from dvc.repo import Repo
-
-    Repo.init(tmp_path, no_scm=True).close()
+    (tmp_path / ".dvc").mkdir()  # a DVC repository without git, as `dvc init --no-scm` makes (its logger is not set up)
+    (tmp_path / ".dvc" / "config").write_text("[core]\n    no_scm = True\n")
     (tmp_path / "dvc.yaml").write_text("metrics:\n- a.json\n- b.json\n")
     (tmp_path / "a.json").write_text('{"classification": {"accuracy": 0.9, "per_class": {"bug": {"f1": 0.5}}}}')
     (tmp_path / "b.json").write_text('{"must_pass": {"failed": 2}}')
