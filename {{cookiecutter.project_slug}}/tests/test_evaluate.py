@@ -143,6 +143,10 @@ def test_evaluate_writes_metrics_that_match_its_case_files(project, capsys):
     assert not (project / "dvc.yaml").exists()  # dvc.yaml is the project's, never rewritten by dvclive
     curve = json.loads((out / "plots" / "custom" / "recall_at_k.json").read_text())
     assert [point["k"] for point in curve] == list(range(1, 11))
+    per_class = json.loads((out / "plots" / "custom" / "per_class_f1.json").read_text())
+    assert per_class == [{"label": label, "f1": s["f1"]} for label, s in metrics["classification"]["per_class"].items()]
+    confusion = json.loads((out / "plots" / "sklearn" / "confusion_matrix.json").read_text())
+    assert confusion == [{"actual": row.expected, "predicted": row.predicted} for row in tickets.itertuples()]
     assert [point["recall"] for point in curve][::4] == [
         metrics["retrieval"]["recall_at_1"],
         metrics["retrieval"]["recall_at_5"],
@@ -150,7 +154,7 @@ def test_evaluate_writes_metrics_that_match_its_case_files(project, capsys):
     ]
 
 
-def test_a_must_pass_ticket_the_model_gets_wrong_is_recorded_as_failed(project):
+def test_a_must_pass_ticket_the_model_gets_wrong_is_recorded_as_failed(project, capsys):
     pd.DataFrame({"text": ["the app crashes when I open the settings page"], "label": ["billing"]}).to_csv(
         project / "golden" / "must_pass_tickets.csv", index=False
     )
@@ -164,6 +168,7 @@ def test_a_must_pass_ticket_the_model_gets_wrong_is_recorded_as_failed(project):
     }
     metrics = json.loads((project / "metrics" / "evaluate" / "metrics.json").read_text())
     assert metrics["must_pass"] == {"total": 1, "failed": 1}
+    assert capsys.readouterr().out.strip().endswith(" must_pass=0/1")
     classifier = load_model(project / "models" / "candidate" / "classifier.skops")
     assert evaluate.must_pass_results(classifier, pd.DataFrame({"text": [], "label": []})) == []
 

@@ -314,6 +314,7 @@ def test_the_json_report_has_the_verdict_the_rows_and_the_refusal():
         }
     ]
     assert report["changed_params"] == [{"name": "p", "base": 1, "current": 2}]
+    assert (report["base"], report["notes"], report["plots"], report["headline"]) == ("main", [], [], "bad")
     assert report["promotion_refused"]["floors"][0] == {
         "metric": "classification.accuracy",
         "achieved": 0.8,

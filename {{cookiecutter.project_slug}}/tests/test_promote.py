@@ -256,6 +256,7 @@ def test_promote_installs_a_candidate_that_passes(stage_dir, capsys):
     ]
     assert "  classification.accuracy    0.9000  0.8500  ok" in out
     assert promote.main(["--check"]) == 0
+    assert capsys.readouterr().out == "promote: the candidate of the last run was promoted\n"
 
 
 @pytest.mark.parametrize(
@@ -298,7 +299,7 @@ def test_check_before_any_run_says_what_to_do(stage_dir):
         promote.main(["--check"])
 
 
-def test_a_checkpoint_stops_after_the_given_step_only(monkeypatch):
+def test_a_checkpoint_stops_after_the_given_step_only(monkeypatch, capsys):
     assert promote.stop_after_steps(None)("copy") is None
     exits = []
     monkeypatch.setattr(promote.os, "_exit", exits.append)
@@ -307,6 +308,7 @@ def test_a_checkpoint_stops_after_the_given_step_only(monkeypatch):
     assert exits == []
     checkpoint("switch")
     assert exits == [137]
+    assert capsys.readouterr().err == "promote: stopped after step 2 (switch)\n"
 
 
 def test_the_command_line_help(capsys):
