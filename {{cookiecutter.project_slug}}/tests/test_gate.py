@@ -239,10 +239,104 @@ def refusal():
     return Decision(rows, [{"text": "app crashes", "expected": "bug", "predicted": "billing", "passed": False}], 2)
 
 
-def test_a_full_report_has_every_section_in_order():
+FULL_REPORT = """\
+<!-- regression-gate-report -->
+## ❌ Regression gate: failed against `main`
+
+**not promoted**
+
+Base: `main` at commit `abc1234`. Rules: `gate.regression` in params.yaml.
+
+> note \\*one\\*
+
+### ❌ Promotion refused
+
+`promote` did not install this candidate; production is unchanged.
+
+| metric | achieved | floor | verdict |
+|---|---:|---:|---|
+| `classification.accuracy` | 0.8000 | 0.8500 | ❌ too low |
+| `retrieval.mrr` | 0.6000 | 0.5000 | ✅ ok |
+
+- must-pass ticket failed: `app crashes`: expected `bug`, got `billing`
+
+| metric | base | current | change | rule | verdict |
+|---|---:|---:|---:|---|---|
+| `acc` | 0.9000 | 0.9000 | 0 | higher is better, no tolerance | ✅ unchanged |
+
+<details><summary>2 metrics without a rule (1 changed): reported only</summary>
+
+| metric | base | current | change | rule | verdict |
+|---|---:|---:|---:|---|---|
+| `n` | 1 | 2 | +1 (+100.0%) |  | changed |
+| `same` | 2 | 2 | 0 |  | unchanged |
+
+</details>
+
+### Cases
+
+| cases | right → wrong | wrong → right | unchanged | new | gone |
+|---|---:|---:|---:|---:|---:|
+| tickets | 1 | 0 | 3 | 1 | 0 |
+| queries | 0 | 1 | 0 | 0 | 2 |
+
+<details><summary>tickets that went wrong (all 1)</summary>
+
+| case | expected | before | after |
+|---|---|---|---|
+| `T1: charged twice` | `billing` | `billing` | `bug` |
+
+</details>
+
+<details><summary>queries that were fixed (all 1)</summary>
+
+| case | expected | before | after |
+|---|---|---|---|
+| `q7` | `KB1` | `not found` | `1` |
+
+</details>
+
+Predictions that changed, by expected and predicted label:
+
+| expected | predicted | base | now |
+|---|---|---:|---:|
+| `billing` | `bug` | 0 | 1 |
+
+### Base and change, side by side
+```mermaid
+```
+
+### Cost of the evaluation
+
+| stage | wall (s) | CPU (s) |
+|---|---:|---:|
+| `evaluate` | 1.2 | 1.0 |
+| `promote` | 0.5 | 0.2 |
+| total | 1.8 | 1.2 |
+
+Stages that ran in this workspace, as each last ran (`reports/timings/`).
+
+### Changed parameters
+
+| parameter | base | current |
+|---|---|---|
+| `classifier.C` | 4.0000 | 1.0000 |
+
+### Plots
+
+Compare them with `dvc plots diff main`; CI renders them into `reports/plots/`.
+- `plots/a.json`
+
+Exit codes: 0 pass, 1 regression, 2 cannot compare.
+"""
+
+
+def test_a_full_report_reads_as_a_pull_request_comment():
+    """Every section, in order, exactly as the comment shows it."""
     rules = parse_rules({"acc": {"direction": "higher"}})
     rows = compare_all({"acc": 0.9, "n": 1, "same": 2}, {"acc": 0.9, "n": 2, "same": 2}, rules)
     change = CaseChange("T1", "charged twice", "billing", "billing", "bug")
+    fixed = CaseChange("q7", "q7", "KB1", "not found", "1")
     result = GateResult(
         EXIT_REGRESSION,
         "not promoted",
@@ -253,31 +347,15 @@ def test_a_full_report_has_every_section_in_order():
         notes=["note *one*"],
         plots=["plots/a.json"],
         refusal=refusal(),
-        cases=[CaseDiff("tickets", degraded=[change], unchanged=3, new=1)],
+        cases=[
+            CaseDiff("tickets", degraded=[change], unchanged=3, new=1),
+            CaseDiff("queries", improved=[fixed], gone=2),
+        ],
         confusion=[("billing", "bug", 0, 1)],
         charts=["```mermaid", "```"],
         costs=[{"stage": "evaluate", "wall_s": 1.25, "cpu_s": 1.0}, {"stage": "promote", "wall_s": 0.5, "cpu_s": 0.25}],
     )
-    lines = markdown_report(result).splitlines()
-    assert lines[:4] == [gate.REPORT_MARKER, "## ❌ Regression gate: failed against `main`", "", "**not promoted**"]
-    assert "Base: `main` at commit `abc1234`. Rules: `gate.regression` in params.yaml." in lines
-    assert "> note \\*one\\*" in lines
-    assert "| `classification.accuracy` | 0.8000 | 0.8500 | ❌ too low |" in lines
-    assert "| `retrieval.mrr` | 0.6000 | 0.5000 | ✅ ok |" in lines
-    assert "- must-pass ticket failed: `app crashes`: expected `bug`, got `billing`" in lines
-    assert "| `acc` | 0.9000 | 0.9000 | 0 | higher is better, no tolerance | ✅ unchanged |" in lines
-    assert "<details><summary>2 metrics without a rule (1 changed): reported only</summary>" in lines
-    assert "| tickets | 1 | 0 | 3 | 1 | 0 |" in lines
-    assert "<details><summary>tickets that went wrong (all 1)</summary>" in lines
-    assert "| `T1: charged twice` | `billing` | `billing` | `bug` |" in lines
-    assert "| `billing` | `bug` | 0 | 1 |" in lines
-    assert "| `evaluate` | 1.2 | 1.0 |" in lines and "| total | 1.8 | 1.2 |" in lines
-    assert "| `classifier.C` | 4.0000 | 1.0000 |" in lines
-    assert "- `plots/a.json`" in lines
-    assert lines[-1] == "Exit codes: 0 pass, 1 regression, 2 cannot compare."
-    order = ["### ❌ Promotion refused", "### Cases", "### Base and change, side by side", "### Cost of the evaluation"]
-    order += ["### Changed parameters", "### Plots"]
-    assert [lines.index(heading) for heading in order] == sorted(lines.index(heading) for heading in order)
+    assert markdown_report(result) == FULL_REPORT
 
 
 def test_reports_of_a_pass_and_of_a_failure_to_compare():
