@@ -1,8 +1,15 @@
+import shutil
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }}.params import load_params
 from {{ cookiecutter.package_name }}.runner import StageError
+from {{ cookiecutter.package_name }}.stages import split
 from {{ cookiecutter.package_name }}.stages.split import split_tickets
+
+PARAMS = Path("params.yaml").resolve()
 
 
 def tickets_with(counts: dict[str, int]) -> pd.DataFrame:
@@ -39,3 +46,19 @@ def test_too_few_tickets_to_stratify_are_refused(counts):
 def test_two_labels_of_two_tickets_each_are_enough():
     train, test = split_tickets(tickets_with({"billing": 2, "bug": 2}), test_size=0.5, seed=0)
     assert sorted(test["label"]) == ["billing", "bug"] and sorted(train["label"]) == ["billing", "bug"]
+
+
+def test_the_stage_writes_both_halves_and_says_how_many(tmp_path, monkeypatch, capsys):
+    shutil.copy(PARAMS, tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    tickets = tickets_with({"billing": 10, "bug": 10}).assign(text="some text")
+    (tmp_path / "data" / "validated").mkdir(parents=True)
+    tickets.to_csv(tmp_path / "data" / "validated" / "tickets.csv", index=False)
+    assert split.main() == 0
+    params = load_params()["split"]
+    expected_train, expected_test = split_tickets(tickets, params["test_size"], params["seed"])
+    train = pd.read_csv(tmp_path / "data" / "split" / "train.csv", dtype=str)
+    test = pd.read_csv(tmp_path / "data" / "split" / "test.csv", dtype=str)
+    assert train["id"].tolist() == expected_train["id"].tolist() and test["id"].tolist() == expected_test["id"].tolist()
+    assert train.columns.tolist() == ["id", "label", "text"]
+    assert capsys.readouterr().out == f"split: {len(train)} train / {len(test)} test tickets\n"
