@@ -106,6 +106,7 @@ COMMON_FILES = {
             "conftest",
             "test_casediff",
             "test_drift",
+            "test_embedding_cache",
             "test_embeddings",
             "test_evaluate",
             "test_gate",
