@@ -448,7 +448,8 @@ def fetch(registry: Registry, ref: str, out: Path, remote: str | None) -> dict[s
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             lines = (done.stderr or done.stdout).strip().splitlines()
-            reason = next((line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR")), "dvc get failed")
+            errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR")]
+            reason = errors[0] if errors else "dvc get failed"
             raise RegistryError(
                 f"cannot fetch {source} of {version.name} ({reason}): was it pushed (`dvc push` at its commit)?"
             )
