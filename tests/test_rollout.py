@@ -1,23 +1,33 @@
-"""Model-set versions in real git tags of a baked project: register, stage, deprecate, roll back, fetch.
+"""Staged rollout in a baked project: versions in real git tags, two versions behind one real server.
 
-Every answer of the project's registry is checked against GTO's own reading of
-the same tags (`gto show`, installed with dvc), including after a removal tag,
-where `dvc artifacts get --stage` would take the newest tag of the stage.
+- register, stage, deprecate, roll back, fetch: every answer of the project's
+  registry is checked against GTO's own reading of the same tags (`gto show`,
+  installed with dvc), including after a removal tag, where `dvc artifacts get
+  --stage` would take the newest tag of the stage;
+- canary, shadow, the decision log, `rollout replay` and `rollout decide`, and a
+  reload under load, on servers started on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sys
+import threading
+import time
+from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import DEFAULT_PACKAGE, commit, repro, run, set_param
+from test_serving import server
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("reproduced")]
 
 REGISTRY = [sys.executable, "-m", f"{DEFAULT_PACKAGE}.registry"]
+ROLLOUT = [sys.executable, "-m", f"{DEFAULT_PACKAGE}.rollout"]
 CHANGES = [("  C: 4.0\n", "  C: 2.0\n"), ("  C: 2.0\n", "  C: 8.0\n")]  # two more candidates that clear the floors
 
 
@@ -142,3 +152,145 @@ def test_make_shortcuts_pass_versions_as_data(versions):
     assert not (project / "pwned").exists()
     run(["make", "assign", "VERSION=v1.0.0", "STAGE=staging"], project)
     assert "model-set  (staging: v1.0.0, prod: -)" in run(["make", "versions"], project).stdout
+
+
+# --- the service runs two versions --------------------------------------------------------------
+
+WEAK_CANDIDATE = """
+import shutil, sys
+from pathlib import Path
+import pandas
+from {pkg}.modelset import file_hashes, install
+from {pkg}.models import save_model
+from {pkg}.params import load_params
+from {pkg}.stages.train_classifier import build_classifier
+
+out, c = Path(sys.argv[1]), float(sys.argv[2])
+source = out.with_name(out.name + ".src")
+source.mkdir(parents=True)
+train = pandas.read_csv("data/split/train.csv")
+classifier = build_classifier({{**load_params()["classifier"], "C": c}}).fit(train.text, train.label)
+save_model(classifier, source / "classifier.skops")
+shutil.copytree("models/production/encoder", source / "encoder")
+install(source, out, file_hashes(source))
+shutil.copytree("data/index", out / "index")
+"""
+
+
+@pytest.fixture(scope="module")
+def candidates(reproduced, tmp_path_factory) -> dict[str, Path]:
+    """Model sets beside production: `same` (its copy), `weak` (a classifier with C=0.0001), each with the index."""
+    project, _ = reproduced
+    base = tmp_path_factory.mktemp("candidates")
+    same = base / "same"
+    shutil.copytree(project / "models/production", same)
+    shutil.copytree(project / "data/index", same / "index")
+    weak = base / "weak"
+    run([sys.executable, "-c", WEAK_CANDIDATE.format(pkg=DEFAULT_PACKAGE), str(weak), "0.0001"], project)
+    return {"same": same, "weak": weak}
+
+
+def served_by(client: httpx.Client, request_id: str, **body: str) -> tuple[str, str]:
+    answer = client.post("/predict", json={"text": "I was charged twice", **body}, headers={"X-Request-ID": request_id})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["served_by"], answer.json()["model_version"]
+
+
+def test_canary_sends_its_share_to_the_candidate_sticky_per_id(reproduced, candidates, tmp_path):
+    project, _ = reproduced
+    production = manifest(project / "models/production")["version"]
+    weak = manifest(candidates["weak"])["version"]
+    env = {"ROLLOUT_MODE": "canary", "CANDIDATE_DIR": str(candidates["weak"]), "CANARY_PERCENT": "20"}
+    with server(project, tmp_path / "canary.log", **env) as (url, _), httpx.Client(base_url=url, timeout=30) as client:
+        sides = {f"req-{i:04d}": served_by(client, f"req-{i:04d}") for i in range(400)}
+        again = {request_id: served_by(client, request_id) for request_id in list(sides)[:100]}
+        by_ticket = served_by(client, "another-id", ticket_id="req-0007")
+        search = client.post("/search", json={"query": "refund", "ticket_id": "req-0007"}).json()
+        version = client.get("/version").json()["rollout"]
+    share = sum(side == "candidate" for side, _ in sides.values()) / len(sides)
+    assert 0.14 <= share <= 0.26, share
+    assert again == {request_id: sides[request_id] for request_id in again}
+    assert by_ticket == sides["req-0007"] and search["served_by"] == sides["req-0007"][0]
+    assert {v for side, v in sides.values() if side == "candidate"} == {weak}
+    assert {v for side, v in sides.values() if side == "production"} == {production}
+    assert version == {"mode": "canary", "canary_percent": 20.0, "candidate_version": weak, "candidate_error": None}
+
+
+def shadow_run(project: Path, candidate: Path, log: Path, out: Path, limit: int) -> list[dict]:
+    """Serve in shadow mode, replay `limit` test tickets (and searches) through `rollout replay`; the records."""
+    env = {"ROLLOUT_MODE": "shadow", "CANDIDATE_DIR": str(candidate), "DECISION_LOG": str(log)}
+    with server(project, out / "shadow.log", SHADOW_MAX_PENDING="64", **env) as (url, _):
+        # one client at a time: the one shadow thread keeps up, so no shadow call is skipped
+        replay = [*ROLLOUT, "replay", "--url", url, "--from", "data/split/test.csv", "--limit", str(limit)]
+        replay += ["--concurrency", "1"]
+        replayed = run([*replay, "--search", "--labels-out", str(out / "labels.csv")], project)
+        assert f"/predict 200: {limit}" in replayed.stdout and f"served by production: {2 * limit}" in replayed.stdout
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_shadow_answers_from_production_logs_both_and_decide_judges(reproduced, candidates, tmp_path):
+    project, _ = reproduced
+    production = manifest(project / "models/production")["version"]
+    # a relaxed latency rule: on a shared 2-core machine, timings say little; the quality rules decide here
+    params = tmp_path / "params.yaml"
+    params.write_text((project / "params.yaml").read_text().replace("max_latency_ratio: 1.5", "max_latency_ratio: 5.0"))
+    decide = [*ROLLOUT, "decide", "--params", str(params), "--labels", str(tmp_path / "labels.csv")]
+
+    records = shadow_run(project, candidates["weak"], tmp_path / "weak.jsonl", tmp_path, 250)
+    assert len(records) == 500 and {r["served_by"] for r in records} == {"production"}
+    assert all(r["production"]["version"] == production and "answer" in r["candidate"] for r in records)
+    assert {r["endpoint"] for r in records} == {"/predict", "/search"} and not any("text" in r for r in records)
+    report = tmp_path / "report.md"
+    worse = run([*decide, "--log", str(tmp_path / "weak.jsonl"), "--report", str(report)], project, check=False)
+    assert worse.returncode == 1 and "## Rollout decision: ROLL BACK" in worse.stdout
+    assert "| accuracy (feedback labels) |" in report.read_text() and "| FAIL |" in report.read_text()
+
+    shadow_run(project, candidates["same"], tmp_path / "same.jsonl", tmp_path, 250)
+    equal = run([*decide, "--log", str(tmp_path / "same.jsonl")], project, check=False)
+    assert (
+        equal.returncode == 0 and "| label agreement" not in equal.stdout and "| search top-k overlap |" in equal.stdout
+    )
+
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join((tmp_path / "same.jsonl").read_text().splitlines(keepends=True)[:150]))
+    few = run([*decide, "--log", str(small)], project, check=False)
+    assert few.returncode == 2 and "not enough data" in few.stdout
+
+
+def test_reload_under_load_drops_no_request(reproduced, candidates, tmp_path):
+    project, _ = reproduced
+    production = manifest(project / "models/production")["version"]
+    weak = manifest(candidates["weak"])["version"]
+    token = "a-test-token"
+    statuses, versions, stop = Counter(), Counter(), threading.Event()
+
+    def load(url: str) -> None:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            while not stop.is_set():
+                answer = client.post("/predict", json={"text": "my parcel never arrived"})
+                statuses[answer.status_code] += 1
+                versions[answer.json().get("model_version")] += 1
+
+    with server(project, tmp_path / "reload.log", ADMIN_TOKEN=token) as (url, process):
+        admin = {"Authorization": f"Bearer {token}"}
+        assert httpx.post(f"{url}/admin/reload", headers={"Authorization": "Bearer wrong"}).status_code == 403
+        refused = httpx.post(f"{url}/admin/reload", headers=admin, json={"model_dir": str(tmp_path)}, timeout=30)
+        assert refused.status_code == 409 and refused.json()["detail"].startswith("not reloaded, production unchanged")
+        threads = [threading.Thread(target=load, args=(url,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1)
+        body = {"model_dir": str(candidates["weak"]), "index_dir": str(candidates["weak"] / "index")}
+        switched = httpx.post(f"{url}/admin/reload", headers=admin, json=body, timeout=60)
+        time.sleep(1)
+        process.send_signal(signal.SIGHUP)  # back to MODEL_DIR, as after a rollback
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/ready").json()["model_version"] != production and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert switched.json() == {"model_version": weak, "previous": production}
+    assert set(statuses) == {200} and statuses[200] > 100
+    assert versions[weak] > 0 and versions[production] > 0 and set(versions) == {weak, production}
