@@ -113,6 +113,7 @@ def test_a_failing_shadow_is_logged_and_never_reaches_the_user(tmp_path):
     rollout = Rollout(Settings(mode="shadow"), DecisionLog(str(log_path), 10**6, 1), False)
     answer, served_by, _ = call(rollout, "T1", Side("p1"), Side("c1", fail=True))
     rollout.close()
+    rollout.close()  # a second close (a second lifespan end) is harmless
     (record,) = read_log(log_path)
     assert served_by == "production" and answer == [{"label": "p1:x"}]
     assert record["candidate"]["error"] == "RuntimeError: model broke" and "answer" not in record["candidate"]

@@ -276,6 +276,8 @@ def reload_on_sighup() -> None:
 
 def start_rollout() -> None:
     """Read the rollout settings and load the candidate; production serves alone when it cannot."""
+    STATE.candidate, STATE.candidate_error = None, None
+    STATE.rollout = Rollout(Settings(), None, log_text=False)  # until the settings below are known good
     settings = settings_from(dict(os.environ))
     log = None
     if settings.decision_log:

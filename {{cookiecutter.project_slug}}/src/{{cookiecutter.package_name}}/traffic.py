@@ -204,6 +204,8 @@ class Rollout:
             self.log.write(record)
 
     def close(self) -> None:
+        """Finish the shadow calls in flight, then write the log's last lines. Once is enough."""
         self._shadows.shutdown(wait=True)
         if self.log is not None:
             self.log.close()
+            self.log = None
