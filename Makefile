@@ -68,6 +68,8 @@ bench: $(VENV)/.installed
 		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/drift.md,--fresh 4 --repeats 1)
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/serving.py \
 		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/benchmarks.md,--requests 50 --seconds 2)
+	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/rollout.py \
+		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/rollout.md,--requests 50 --seconds 2)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check hooks tests benchmarks docs

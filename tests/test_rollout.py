@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import DEFAULT_PACKAGE, commit, repro, run, set_param
+from conftest import DEFAULT_PACKAGE, TEMPLATE_DIR, commit, repro, run, set_param
 from test_serving import server
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("reproduced")]
@@ -294,3 +294,17 @@ def test_reload_under_load_drops_no_request(reproduced, candidates, tmp_path):
     assert switched.json() == {"model_version": weak, "previous": production}
     assert set(statuses) == {200} and statuses[200] > 100
     assert versions[weak] > 0 and versions[production] > 0 and set(versions) == {weak, production}
+
+
+def test_the_rollout_benchmark_measures_every_mode(reproduced, tmp_path):
+    project, _ = reproduced
+    bench = TEMPLATE_DIR / "benchmarks" / "rollout.py"
+    command = [sys.executable, bench, "--project", project, "--requests", "20", "--seconds", "1", "--out", tmp_path]
+    result = run([*command, "--concurrency", "1", "2"], TEMPLATE_DIR)
+    figures = json.loads((tmp_path / "rollout.json").read_text())
+    rows = [r for r in figures["rows"] if "in_flight" in r]
+    assert [(r["mode"], r["in_flight"]) for r in rows] == [(m, n) for m in ("off", "canary", "shadow") for n in (1, 2)]
+    assert all(r["n"] > 0 and r["p95_ms"] >= r["p50_ms"] > 0 for r in rows)
+    logs = {r["mode"]: r for r in figures["rows"] if "log_lines" in r}
+    assert set(logs) == {"canary", "shadow"} and all(r["log_lines"] > 0 for r in logs.values())
+    assert "| shadow p95 / off p95, /predict, 2 in flight |" in result.stdout

@@ -97,8 +97,19 @@ def settings_from(env: dict[str, str]) -> Settings:
     )
 
 
+class _JsonLines(logging.handlers.QueueListener):
+    """Turns each queued record (a dict) into its JSON line on the listener's thread, not the request's."""
+
+    def prepare(self, record: Any) -> logging.LogRecord:
+        return logging.makeLogRecord({"msg": json.dumps(record, ensure_ascii=False, separators=(",", ":"))})
+
+
 class DecisionLog:
-    """JSON lines written off the request path (a queue and one thread), rotated by size."""
+    """JSON lines written off the request path (a queue and one thread), rotated by size.
+
+    A request only puts its record (a dict) on the queue; serialising and writing
+    happen on the writer thread (stdlib QueueListener + RotatingFileHandler).
+    """
 
     def __init__(self, path: str, max_bytes: int, backups: int):
         handler = logging.handlers.RotatingFileHandler(
@@ -106,13 +117,11 @@ class DecisionLog:
         )
         handler.setFormatter(logging.Formatter("%(message)s"))
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._listener = logging.handlers.QueueListener(self._queue, handler)
-        self._logger = logging.Logger(f"decisions:{path}")  # not registered globally: one per log
-        self._logger.addHandler(logging.handlers.QueueHandler(self._queue))
+        self._listener = _JsonLines(self._queue, handler)
         self._listener.start()
 
     def write(self, record: dict[str, Any]) -> None:
-        self._logger.info(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        self._queue.put(record)  # complete when written: nothing changes a record after this
 
     def close(self) -> None:
         """Write what is queued, then stop the thread."""
