@@ -58,6 +58,8 @@ def registered(reproduced, tmp_path_factory) -> tuple[Path, list[dict]]:
     project = base / source.name
     shutil.copytree(source, project, symlinks=True)
     run(["dvc", "remote", "add", "-f", "-d", "local", str(base / "dvc-storage")], project)
+    uncommitted = registry(project, "register", code=1)  # `dvc repro` wrote dvc.lock, nobody committed it
+    assert "registry: dvc.lock, dvc.yaml or params.yaml has uncommitted changes: commit them first" in uncommitted
     manifests = []
     for change in [None, *CHANGES]:
         if change:
@@ -142,6 +144,12 @@ def test_fetch_refuses_files_that_are_not_the_registered_ones(versions, tmp_path
     shutil.rmtree(out)
     registry(project, "fetch", "v1.1.0", "--out", str(out))
     assert manifest(out) == manifests[1]
+    # an index changed by hand is not what dvc.lock records: no version of it
+    titles = project / "data/index/titles.json"
+    titles.unlink()
+    titles.write_text("[]")
+    refused = registry(project, "register", "--version", "v5.0.0", code=1)
+    assert "the workspace differs from dvc.lock (index)" in refused
 
 
 def test_make_shortcuts_pass_versions_as_data(versions):

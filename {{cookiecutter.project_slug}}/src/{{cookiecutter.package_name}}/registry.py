@@ -314,7 +314,8 @@ def workspace_manifest() -> dict[str, Any]:
         ["dvc", "status", "--json", "promote", "embed", "index"], capture_output=True, text=True, check=False
     )
     if status.returncode != 0:
-        raise RegistryError(f"dvc status failed: {status.stderr.strip().splitlines()[-1:]}")
+        lines = status.stderr.strip().splitlines()
+        raise RegistryError(f"dvc status failed: {lines[-1] if lines else f'exit {status.returncode}'}")
     changed = json.loads(status.stdout or "{}")
     if changed:
         stages = ", ".join(sorted(changed))
