@@ -37,8 +37,15 @@ REMOVE_WHEN = {
     "Dockerfile": ANSWERS["serving"] == "none",
     ".dockerignore": ANSWERS["serving"] == "none",
     "scripts/smoke.py": ANSWERS["serving"] == "none",
+    "scripts/shadow.sh": ANSWERS["serving"] == "none",
+    "scripts/deploy.sh": ANSWERS["serving"] == "none",
     f"src/{ANSWERS['package_name']}/serve.py": ANSWERS["serving"] == "none",
     "tests/test_serve.py": ANSWERS["serving"] == "none",
+    f"src/{ANSWERS['package_name']}/rollout.py": ANSWERS["serving"] == "none",
+    f"src/{ANSWERS['package_name']}/traffic.py": ANSWERS["serving"] == "none",
+    "tests/test_rollout.py": ANSWERS["serving"] == "none",
+    "tests/test_traffic.py": ANSWERS["serving"] == "none",
+    ".github/workflows/rollout.yml": ANSWERS["serving"] == "none",
 }
 
 # Bounds on each request, written out so users see and can lower them (60 s is also boto's default read timeout).

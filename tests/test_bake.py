@@ -62,6 +62,7 @@ PACKAGE_FILES = [
     "models.py",
     "modelset.py",
     "params.py",
+    "registry.py",
     "retrain.py",
     "retrieval.py",
     "runner.py",
@@ -117,6 +118,7 @@ COMMON_FILES = {
             "test_params",
             "test_pipeline_definition",
             "test_promote",
+            "test_registry",
             "test_retrieval",
             "test_runner",
             "test_sample_data",
@@ -141,6 +143,16 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         files.add("LICENSE")
     if answers.get("serving", "fastapi") == "fastapi":
         files |= {"Dockerfile", ".dockerignore", "scripts/smoke.py", f"src/{package}/serve.py", "tests/test_serve.py"}
+        files |= {
+            f"src/{package}/rollout.py",
+            f"src/{package}/traffic.py",
+            "tests/test_rollout.py",
+            "tests/test_traffic.py",
+            "scripts/shadow.sh",
+            "scripts/deploy.sh",
+        }
+        if ci == "github":
+            files.add(".github/workflows/rollout.yml")
     return files
 
 
@@ -237,7 +249,8 @@ def test_ci_files_pass_their_linters(baked):
     ci = answers.get("ci_provider", "github")
     assert workflow.exists() == (ci == "github") and gitlab.exists() == (ci == "gitlab")
     if ci == "github":
-        for path in (workflow, workflow.with_name("drift.yml")):
+        rollout = [workflow.with_name("rollout.yml")] if answers.get("serving", "fastapi") == "fastapi" else []
+        for path in (workflow, workflow.with_name("drift.yml"), *rollout):
             assert actionlint(path).returncode == 0
             assert zizmor(path).returncode == 0
     if ci == "gitlab":

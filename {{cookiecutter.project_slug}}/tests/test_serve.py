@@ -1,6 +1,7 @@
 """The HTTP service on a small model set and index built here (FastAPI's TestClient runs the lifespan)."""
 
 import json
+import shutil
 
 import pytest
 from fastapi.testclient import TestClient
@@ -109,3 +110,99 @@ def test_an_index_of_another_encoder_is_refused(served):
     (index_dir / "source.json").write_text('{"encoder": "0123456789ab"}')
     with TestClient(app) as client:
         assert "index built with another encoder" in client.get("/ready").json()["reason"]
+
+
+@pytest.fixture
+def candidate(served, tmp_path, texts, labels):
+    """A second model set beside production: another classifier, the same encoder (so the same index)."""
+    production, index_dir, manifest = served
+    source, target = tmp_path / "candidate-source", tmp_path / "candidate-set"
+    source.mkdir()
+    classifier = build_classifier({**load_params()["classifier"], "min_df": 1}).fit(texts, labels[::-1])
+    save_model(classifier, source / "classifier.skops")
+    shutil.copytree(production / "encoder", source / "encoder")
+    candidate_manifest = install(source, target, file_hashes(source))
+    assert candidate_manifest["version"] != manifest["version"]
+    return target, index_dir, candidate_manifest
+
+
+@pytest.mark.parametrize(("percent", "side"), [("100", "candidate"), ("0", "production")])
+def test_canary_answers_from_the_side_its_share_gives(candidate, monkeypatch, percent, side):
+    target, index_dir, candidate_manifest = candidate
+    monkeypatch.setenv("ROLLOUT_MODE", "canary")
+    monkeypatch.setenv("CANDIDATE_DIR", str(target))
+    monkeypatch.setenv("CANDIDATE_INDEX_DIR", str(index_dir))
+    monkeypatch.setenv("CANARY_PERCENT", percent)
+    with TestClient(app) as client:
+        production_version = client.get("/ready").json()["model_version"]
+        answers = [
+            client.post("/predict", json={"text": "refund please"}).json(),
+            client.post("/predict/batch", json={"texts": ["a", "b"]}).json(),
+            client.post("/search", json={"query": "password", "k": 1}).json(),
+        ]
+        rollout = client.get("/version").json()["rollout"]
+    version = candidate_manifest["version"] if side == "candidate" else production_version
+    assert [(a["served_by"], a["model_version"]) for a in answers] == [(side, version)] * 3
+    assert rollout == {
+        "mode": "canary",
+        "canary_percent": float(percent),
+        "candidate_version": candidate_manifest["version"],
+        "candidate_error": None,
+    }
+
+
+def test_shadow_answers_from_production_and_logs_the_candidate(candidate, monkeypatch, tmp_path):
+    target, index_dir, candidate_manifest = candidate
+    log = tmp_path / "decisions.jsonl"
+    for name, value in {"ROLLOUT_MODE": "shadow", "CANDIDATE_DIR": target, "DECISION_LOG": log}.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setenv("CANDIDATE_INDEX_DIR", str(index_dir))
+    with TestClient(app) as client:
+        answer = client.post("/predict", json={"text": "refund please"}, headers={"X-Request-ID": "r-1"}).json()
+        version = client.get("/ready").json()["model_version"]
+    records = [json.loads(line) for line in log.read_text().splitlines()]  # the lifespan's end flushed the log
+    assert answer["served_by"] == "production" and answer["model_version"] == version
+    assert [(r["request_id"], r["served_by"]) for r in records] == [("r-1", "production")]
+    assert records[0]["production"]["answer"] == {"labels": [answer["label"]]}
+    assert records[0]["candidate"]["version"] == candidate_manifest["version"] and "answer" in records[0]["candidate"]
+
+
+def test_a_bad_rollout_setting_keeps_ready_at_503(served, monkeypatch):
+    monkeypatch.setenv("ROLLOUT_MODE", "blue-green")
+    with TestClient(app) as client:
+        ready = client.get("/ready")
+    assert ready.status_code == 503 and ready.json()["reason"].startswith("ROLLOUT_MODE must be one of")
+
+
+def test_a_broken_candidate_leaves_production_serving(served, monkeypatch, tmp_path):
+    monkeypatch.setenv("ROLLOUT_MODE", "canary")
+    monkeypatch.setenv("CANDIDATE_DIR", str(tmp_path / "nothing-here"))
+    monkeypatch.setenv("CANARY_PERCENT", "100")
+    with TestClient(app) as client:
+        answer = client.post("/predict", json={"text": "refund please"}).json()
+        rollout = client.get("/version").json()["rollout"]
+    assert answer["served_by"] == "production" and rollout["mode"] == "off"
+    assert rollout["candidate_error"].startswith("candidate: ") and rollout["candidate_version"] is None
+
+
+def test_reload_needs_the_token_and_switches_production(candidate, monkeypatch):
+    target, index_dir, candidate_manifest = candidate
+    body = {"model_dir": str(target), "index_dir": str(index_dir)}
+    with TestClient(app) as client:
+        off = client.post("/admin/reload", json=body)
+        assert off.status_code == 403 and off.json()["detail"] == "reload is off: the service has no ADMIN_TOKEN"
+    monkeypatch.setenv("ADMIN_TOKEN", "s3cret")
+    with TestClient(app) as client:
+        before = client.get("/ready").json()["model_version"]
+        wrong = client.post("/admin/reload", json=body, headers={"Authorization": "Bearer s3cre"})
+        assert wrong.status_code == 403 and "wrong or missing token" in wrong.json()["detail"]
+        assert client.post("/admin/reload", json=body).status_code == 403
+        admin = {"Authorization": "Bearer s3cret"}
+        bad = client.post("/admin/reload", json={"model_dir": str(index_dir)}, headers=admin)
+        assert bad.status_code == 409 and bad.json()["detail"].startswith("not reloaded, production unchanged: ")
+        assert client.get("/ready").json()["model_version"] == before
+        switched = client.post("/admin/reload", json=body, headers=admin)
+        assert switched.json() == {"model_version": candidate_manifest["version"], "previous": before}
+        assert client.post("/predict", json={"text": "hi"}).json()["model_version"] == candidate_manifest["version"]
+        back = client.post("/admin/reload", headers=admin)  # MODEL_DIR again
+        assert back.json() == {"model_version": before, "previous": candidate_manifest["version"]}

@@ -294,6 +294,18 @@ class ServeParams(Section):
     max_k: PositiveInt
 
 
+class RolloutParams(Section):
+    """The rules of `rollout decide`: the candidate against production on the same traffic."""
+
+    min_requests: PositiveInt  # candidate answers needed to decide at all
+    min_agreement: Share  # share of tickets labelled as production labels them (shadow traffic)
+    min_search_overlap: Share  # mean share of production's top-k articles the candidate also returns
+    min_labelled: PositiveInt  # answers with a feedback label, per side, before accuracy decides
+    max_accuracy_drop: Share  # candidate accuracy may be this much below production's, no more
+    max_error_rate: Share
+    max_latency_ratio: Annotated[float, Field(gt=0)]  # candidate p95 / production p95
+
+
 class Params(Section):
     """Every section of params.yaml. A section a stage does not use is still checked."""
 
@@ -308,6 +320,7 @@ class Params(Section):
     index: IndexParams
     drift: DriftParams
     serve: ServeParams | None = None  # with the HTTP service (serving=fastapi)
+    rollout: RolloutParams | None = None  # with the HTTP service (serving=fastapi)
 
 
 class ParamsError(StageError):

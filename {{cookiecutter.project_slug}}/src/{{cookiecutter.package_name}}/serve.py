@@ -20,18 +20,31 @@ Other settings: ``HOST``, ``PORT``, ``WORKERS`` (or ``--host``, ``--port``,
 text is personal data), ``GIT_COMMIT`` (else ``git rev-parse HEAD`` when the
 service runs in a git checkout). Request bounds: the ``serve`` section of
 params.yaml (``PARAMS_FILE``). Every request is logged as one JSON line.
+
+Staged rollout (``traffic.py``): ``ROLLOUT_MODE=canary|shadow`` with a candidate
+model set in ``CANDIDATE_DIR``; every answer says which side gave it
+(``served_by``) and its ``model_version``; ``DECISION_LOG`` records both sides.
+``POST /admin/reload`` (``Authorization: Bearer $ADMIN_TOKEN``; off without the
+variable) or SIGHUP loads a model set and switches production to it between two
+requests: requests in flight finish on the set they started with, none is
+dropped. Reloads apply to the process that receives them: run one worker per
+process (``WORKERS=1``) where you reload.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import hmac
 import json
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -39,10 +52,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import uvicorn
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Body, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
@@ -50,6 +63,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from .params import ServeParams, load_params
 from .runner import StageError, one_thread
+from .traffic import DecisionLog, Rollout, RolloutSettingsError, Settings, settings_from
 
 if TYPE_CHECKING:
     from .encoders import Encoder
@@ -85,11 +99,14 @@ def not_blank(text: str) -> str:
 
 
 Text = Annotated[StrictStr, Field(min_length=1, max_length=LIMITS.max_text_length), AfterValidator(not_blank)]
+# A ticket's own id routes a canary (the same ticket, the same side) and joins feedback labels in the decision log.
+TicketId = Annotated[StrictStr, Field(pattern=f"^{REQUEST_ID.pattern}$")]
 
 
 class PredictRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"text": "I was charged twice for my subscription"}]})
     text: Text
+    ticket_id: TicketId | None = None
 
 
 class BatchRequest(BaseModel):
@@ -103,6 +120,7 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"query": "how do I reset my password", "k": 5}]})
     query: Text
     k: Annotated[int, Field(strict=True, ge=1, le=LIMITS.max_k)] = 5
+    ticket_id: TicketId | None = None
 
 
 class Prediction(BaseModel):
@@ -110,13 +128,17 @@ class Prediction(BaseModel):
     probabilities: dict[str, float]
 
 
-class PredictResponse(Prediction):
+class Answered(BaseModel):
     model_version: str
+    served_by: Literal["production", "candidate"] = "production"
 
 
-class BatchResponse(BaseModel):
+class PredictResponse(Prediction, Answered):
+    pass
+
+
+class BatchResponse(Answered):
     predictions: list[Prediction]
-    model_version: str
 
 
 class SearchResult(BaseModel):
@@ -125,9 +147,8 @@ class SearchResult(BaseModel):
     score: float = Field(description="Cosine similarity (dense index) or blended z-score (hybrid index)")
 
 
-class SearchResponse(BaseModel):
+class SearchResponse(Answered):
     results: list[SearchResult]
-    model_version: str
 
 
 @dataclass
@@ -212,13 +233,60 @@ def one_line(err: BaseException) -> str:
 
 
 class State:
-    """The loaded service, or why there is none."""
+    """The loaded service, or why there is none; the candidate and how traffic reaches it."""
 
     service: Service | None = None
     reason: str = "starting: the models are not loaded yet"
+    candidate: Service | None = None
+    candidate_error: str | None = None
+    rollout: Rollout = Rollout(Settings(), None, log_text=False)
+    reloading = threading.Lock()
 
 
 STATE = State()
+
+
+def reload_production(model_dir: str | None = None, index_dir: str | None = None) -> tuple[str | None, str]:
+    """Load a model set and its index, then make it production in one assignment: (old version, new version).
+
+    Requests in flight keep the set they started with; a set that fails to load
+    changes nothing (the error is raised with its one-line reason).
+    """
+    default_model_dir, default_index_dir = served_dirs()
+    with STATE.reloading:
+        service = load_service(model_dir or default_model_dir, index_dir or default_index_dir)
+        previous = STATE.service.version if STATE.service else None
+        STATE.service, STATE.reason = service, ""
+    log_event("reload", previous=previous, model_version=service.version)
+    return previous, service.version
+
+
+def reload_on_sighup() -> None:
+    """SIGHUP: reload MODEL_DIR and INDEX_DIR (a deployment switched their content) off the event loop."""
+
+    def reload() -> None:
+        try:
+            reload_production()
+        except Exception as err:
+            log_event("reload", error=one_line(err))
+
+    threading.Thread(target=reload, name="reload", daemon=True).start()
+
+
+def start_rollout() -> None:
+    """Read the rollout settings and load the candidate; production serves alone when it cannot."""
+    STATE.candidate, STATE.candidate_error = None, None
+    STATE.rollout = Rollout(Settings(), None, log_text=False)  # until the settings below are known good
+    settings = settings_from(dict(os.environ))
+    log = None
+    if settings.decision_log:
+        log = DecisionLog(settings.decision_log, settings.log_max_bytes, settings.log_backups)
+    STATE.rollout = Rollout(settings, log, log_text=text_logged())
+    if settings.mode != "off":
+        try:
+            STATE.candidate = load_service(settings.candidate_dir, settings.candidate_index_dir)
+        except Exception as err:  # production keeps serving; /version and the log say why
+            STATE.candidate, STATE.candidate_error = None, f"candidate: {one_line(err)}"
 
 
 @asynccontextmanager
@@ -232,10 +300,24 @@ async def lifespan(app: FastAPI):
     one_thread()  # one BLAS thread per process: workers, not threads, use the cores
     try:
         STATE.service, STATE.reason = load_service(*served_dirs()), ""
+        start_rollout()
+    except RolloutSettingsError as err:
+        STATE.service, STATE.reason = None, str(err)
     except Exception as err:  # any failure keeps the process up and /ready at 503, with the reason
         STATE.service, STATE.reason = None, one_line(err)
-    log_event("startup", ready=STATE.service is not None, reason=STATE.reason or None)
+    if hasattr(signal, "SIGHUP") and threading.current_thread() is threading.main_thread():  # not under TestClient
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_on_sighup)
+    candidate = STATE.candidate.version if STATE.candidate else None
+    log_event(
+        "startup",
+        ready=STATE.service is not None,
+        reason=STATE.reason or None,
+        rollout=STATE.rollout.settings.mode,
+        candidate_version=candidate,
+        candidate_error=STATE.candidate_error,
+    )
     yield
+    STATE.rollout.close()
     log_event("shutdown")
 
 
@@ -273,6 +355,7 @@ class RequestLog:
         if not REQUEST_ID.fullmatch(request_id):
             request_id = uuid.uuid4().hex
         state = scope.setdefault("state", {})  # request.state: endpoints leave the text there when it is logged
+        state["request_id"] = request_id
         start, status, error = time.perf_counter(), None, None
 
         async def send_with_id(message: dict[str, Any]) -> None:
@@ -320,9 +403,31 @@ async def bad_request(request: Request, exc: RequestValidationError) -> JSONResp
     return JSONResponse(status_code=422, content={"detail": f"{where or 'request body'}: {first['msg']}"})
 
 
+def text_logged() -> bool:
+    return os.environ.get("LOG_REQUEST_TEXT", "").lower() in ("1", "true", "yes")
+
+
 def remember_text(request: Request, text: str | list[str]) -> None:
-    if os.environ.get("LOG_REQUEST_TEXT", "").lower() in ("1", "true", "yes"):
+    if text_logged():
         request.state.text = text
+
+
+def answer(request: Request, key: str | None, run: Any, summary: Any, text: Any) -> tuple[Any, dict[str, str]]:
+    """Run a model call on the side the rollout picks; the answer and its `model_version` and `served_by`."""
+    service = ready_service()
+    request_id = request.state.request_id
+    result, served_by, version = STATE.rollout.call(
+        request.url.path, request_id, key or request_id, service, STATE.candidate, run, summary, text
+    )
+    return result, {"model_version": version, "served_by": served_by}
+
+
+def labels_of(predictions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"labels": [p["label"] for p in predictions]}
+
+
+def ids_of(results: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"ids": [r["id"] for r in results]}
 
 
 @app.get("/health")
@@ -343,37 +448,67 @@ def ready() -> JSONResponse:
 def version() -> dict[str, Any]:
     """The model set (version and SHA-256 of each file), the git commit when known, the index."""
     service = ready_service()
+    settings = STATE.rollout.settings
     return {
         "model_version": service.version,
         "files": service.manifest["files"],
         "git_commit": service.git_commit,
         "encoder_backend": service.encoder.backend,
         "index": {"backend": service.index.backend, "size": len(service.index.ids), "hybrid": service.index.hybrid},
+        "rollout": {
+            "mode": settings.mode if STATE.candidate else "off",
+            "canary_percent": settings.canary_percent,
+            "candidate_version": STATE.candidate.version if STATE.candidate else None,
+            "candidate_error": STATE.candidate_error,
+        },
     }
 
 
 @app.post("/predict", response_model=PredictResponse)
 def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
     """The promoted classifier's label and class probabilities for one ticket."""
-    service = ready_service()
     remember_text(request, body.text)
-    return {**service.predict([body.text])[0], "model_version": service.version}
+    result, side = answer(request, body.ticket_id, lambda s: s.predict([body.text]), labels_of, body.text)
+    return {**result[0], **side}
 
 
 @app.post("/predict/batch", response_model=BatchResponse)
 def predict_batch(body: BatchRequest, request: Request) -> dict[str, Any]:
     """`/predict` for up to `serve.max_batch_size` tickets at once, in order."""
-    service = ready_service()
     remember_text(request, body.texts)
-    return {"predictions": service.predict(body.texts), "model_version": service.version}
+    result, side = answer(request, None, lambda s: s.predict(body.texts), labels_of, body.texts)
+    return {"predictions": result, **side}
 
 
 @app.post("/search", response_model=SearchResponse)
 def search(body: SearchRequest, request: Request) -> dict[str, Any]:
     """The `k` best knowledge-base articles for a query, ranked as the `index` stage ranks them."""
-    service = ready_service()
     remember_text(request, body.query)
-    return {"results": service.search(body.query, body.k), "model_version": service.version}
+    result, side = answer(request, body.ticket_id, lambda s: s.search(body.query, body.k), ids_of, body.query)
+    return {"results": result, **side}
+
+
+class ReloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_dir: StrictStr | None = Field(None, description="a model-set folder; default: MODEL_DIR")
+    index_dir: StrictStr | None = Field(None, description="its index; default: INDEX_DIR")
+
+
+@app.post("/admin/reload", responses={403: {"description": "No or wrong token"}, 409: {"description": "Not loaded"}})
+def admin_reload(request: Request, body: Annotated[ReloadRequest | None, Body()] = None) -> dict[str, Any]:
+    """Switch production to the model set in `model_dir` (default: reload MODEL_DIR) without dropping a request."""
+    token = os.environ.get("ADMIN_TOKEN", "")
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not token:
+        raise HTTPException(status_code=403, detail="reload is off: the service has no ADMIN_TOKEN")
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise HTTPException(status_code=403, detail="wrong or missing token (Authorization: Bearer ...)")
+    body = body or ReloadRequest()
+    try:
+        previous, version = reload_production(body.model_dir, body.index_dir)
+    except Exception as err:
+        raise HTTPException(status_code=409, detail=f"not reloaded, production unchanged: {one_line(err)}") from None
+    return {"model_version": version, "previous": previous}
 
 
 class NoDelayHTTP(AutoHTTPProtocol):
