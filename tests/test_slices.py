@@ -1,4 +1,7 @@
-"""Slices in a baked project: one channel broken while the overall metric holds, and bad slice settings.
+"""The evaluation set in a baked project: slices and questions without an answer.
+
+One channel broken while the overall metric holds, bad slice settings, and the
+abstention threshold tuned on the golden queries.
 
 The reproduced default bake is committed with a rule that gates every channel's
 accuracy; the change then edits the data as a broken export would, reruns the
@@ -8,11 +11,12 @@ pipeline and runs the regression gate, as CI does.
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import pandas as pd
 import pytest
-from conftest import DEFAULT_PACKAGE, commit, repro, run, set_param, tree_digest
+from conftest import DEFAULT_PACKAGE, commit, ran_stages, repro, run, set_param, tree_digest
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("reproduced")]
 
@@ -79,3 +83,35 @@ def test_a_slice_column_the_data_lacks_stops_evaluate_in_one_line(reproduced_cop
         "(columns: id, text, label, created_at, channel, customer_tier, language)"
     ) in result.stderr
     assert tree_digest(project / "models/production") == production
+
+
+def test_questions_without_an_answer_are_misses_at_zero_and_tuning_sets_the_threshold(reproduced_copy):
+    """The shipped threshold (0) answers everything; `make tune-abstention` writes one line, `dvc repro` measures it."""
+    project = reproduced_copy
+    retrieval = json.loads((project / "metrics/evaluate/metrics.json").read_text())["retrieval"]
+    assert retrieval["abstention"] == {"precision": 0.0, "recall": 0.0, "no_answer_queries": 20}
+    cases = pd.read_csv(project / "metrics/evaluate/cases/queries.csv", dtype=str, keep_default_na=False)
+    no_answer = cases[cases["expected"] == ""]
+    assert len(no_answer) == 20 and set(no_answer["rank"]) == {"0"} and "" not in set(no_answer["top"])
+
+    params = (project / "params.yaml").read_text()
+    tuned = run(["make", "tune-abstention"], project)
+    found = re.search(r"index.abstain_below = ([0-9.]+) .*precision ([0-9.]+), recall ([0-9.]+)\)", tuned.stdout)
+    assert found, tuned.stdout
+    threshold, precision, recall = (float(value) for value in found.groups())
+    changed = [
+        (old, new)
+        for old, new in zip(params.splitlines(), (project / "params.yaml").read_text().splitlines(), strict=True)
+        if old != new
+    ]
+    assert len(changed) == 1 and changed[0][1].startswith(f"  abstain_below: {threshold:.4f} ")
+    assert changed[0][1].endswith(changed[0][0].split("#", 1)[1])  # the comment kept
+
+    result = repro(project)
+    assert ran_stages(result) == ["evaluate", "promote", "index"]
+    measured = json.loads((project / "metrics/evaluate/metrics.json").read_text())["retrieval"]["abstention"]
+    assert (measured["precision"], measured["recall"]) == pytest.approx((precision, recall), abs=1e-3)
+    assert min(measured["precision"], measured["recall"]) > 0
+    index = json.loads((project / "metrics/index.json").read_text())["index"]["abstention"]
+    assert index == {"precision": measured["precision"], "recall": measured["recall"]}  # the same rule, same ranking
+    assert json.loads((project / "data/index/source.json").read_text())["abstain_below"] == threshold
