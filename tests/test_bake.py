@@ -51,6 +51,7 @@ BAKES = {
 VENDOR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "src" / "{{cookiecutter.package_name}}" / "vendor"
 PACKAGE_FILES = [
     "__init__.py",
+    "abstention.py",
     "casediff.py",
     "data_docs.py",
     "embeddings.py",
@@ -65,6 +66,7 @@ PACKAGE_FILES = [
     "retrain.py",
     "retrieval.py",
     "runner.py",
+    "slices.py",
     "text.py",
     "vector_index.py",
     "vocabulary.json",
@@ -102,6 +104,7 @@ COMMON_FILES = {
         f"tests/{name}.py"
         for name in (
             "conftest",
+            "test_abstention",
             "test_casediff",
             "test_drift",
             "test_embeddings",
@@ -115,6 +118,7 @@ COMMON_FILES = {
             "test_retrieval",
             "test_runner",
             "test_sample_data",
+            "test_slices",
             "test_validate",
             "test_vector_index",
         )
