@@ -131,6 +131,9 @@ def test_a_glob_rule_gates_every_slice_but_the_small_ones():
         False,
     )
     assert rows["slices.tickets.channel.web.accuracy"] == ("unchanged", False)  # 30 cases: exactly enough
+    fresh = compare_all(None, current, SLICE_RULES)
+    ungate_small_slices(fresh, current, None, 30)
+    assert {row.verdict for row in fresh} == {"new"}  # no baseline: nothing compared, nothing to annotate
     assert gated(current, min_support=101)["slices.tickets.channel.chat.accuracy"][1] is False
 
 

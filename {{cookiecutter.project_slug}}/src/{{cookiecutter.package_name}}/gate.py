@@ -205,10 +205,11 @@ def compare_all(base: dict[str, Any] | None, current: dict[str, Any], rules: lis
 def ungate_small_slices(
     rows: list[Row], current: dict[str, Any], base: dict[str, Any] | None, min_support: int
 ) -> None:
-    """Slice metrics of fewer than `min_support` cases are reported but never fail: they measure noise."""
+    """Slice metrics of fewer than `min_support` cases are reported but never fail: they measure noise.
+    Rows with nothing to compare (new, or no baseline) are left as they are."""
     for row in rows:
         support = support_of(row.metric, current if row.metric in current else base or {})
-        if row.rule is None or support is None or support >= min_support:
+        if row.rule is None or support is None or support >= min_support or row.base is None:
             continue
         if row.failed or row.verdict == WORSE_NOT_REQUIRED:
             row.verdict = WORSE_NOT_GATED
