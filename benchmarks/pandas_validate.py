@@ -77,7 +77,6 @@ def check_queries(df: pd.DataFrame, kb: pd.DataFrame, settings: dict) -> dict[st
         "columns exist": {"query", "kb_id"} <= set(df.columns),
         "query not null": bool(df["query"].notna().all()),
         "query unique": unique(df["query"]),
-        "kb_id not null": bool(df["kb_id"].notna().all()),
         "kb_id references kb.id": bool(df["kb_id"].dropna().isin(kb["id"].dropna()).all()),
     }
 

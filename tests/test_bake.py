@@ -51,6 +51,7 @@ BAKES = {
 VENDOR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "src" / "{{cookiecutter.package_name}}" / "vendor"
 PACKAGE_FILES = [
     "__init__.py",
+    "abstention.py",
     "casediff.py",
     "data_docs.py",
     "embeddings.py",
@@ -66,6 +67,7 @@ PACKAGE_FILES = [
     "retrain.py",
     "retrieval.py",
     "runner.py",
+    "slices.py",
     "text.py",
     "tokens.py",
     "vector_index.py",
@@ -105,6 +107,7 @@ COMMON_FILES = {
         f"tests/{name}.py"
         for name in (
             "conftest",
+            "test_abstention",
             "test_casediff",
             "test_drift",
             "test_embedding_cache",
@@ -122,6 +125,7 @@ COMMON_FILES = {
             "test_retrieval",
             "test_runner",
             "test_sample_data",
+            "test_slices",
             "test_split",
             "test_tokens",
             "test_validate",

@@ -139,7 +139,9 @@ def test_plots_page_draws_every_plot_offline(reproduced_copy, chromium, tmp_path
 
     dom = browse(chromium, page, tmp_path, "--dump-dom").stdout
 
-    assert dom.count('class="marks"') == 3, "vega-embed drew the confusion matrix, F1 per class and recall@k"
+    assert dom.count('class="marks"') == 5, (
+        "vega-embed drew the confusion matrix, F1 per class, recall@k, accuracy per slice and abstention"
+    )
     image = screenshot(chromium, page, tmp_path)
     assert len(colours(image)) > 100, "the plots page is blank"
 

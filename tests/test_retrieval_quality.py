@@ -1,4 +1,5 @@
-"""The retrieval benchmark must keep working: a small run on real docstrings produces every figure.
+"""The retrieval benchmark must keep working: a small run on real docstrings produces every figure,
+abstention on held-out documents included.
 
 The full run (all ~4,000 pairs, with sentence-transformers) takes about 8 minutes
 and is part of `make bench`; the suite runs 300 pairs with the default backend.
@@ -31,6 +32,11 @@ def test_small_run_reports_baselines_the_shipped_blend_and_the_sweep(tmp_path):
     assert (shipped["bm25_only"], shipped["dense_only"]) == (sweep["0.0"], sweep["1.0"])
     assert all(0 < q["mrr"] <= q["recall_at_5"] <= 1 for q in sweep.values())
     assert (tmp_path / "retrieval.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # one document in five held out of the KB: its query has no answer; tuned on half the queries, measured on half
+    abstention = shipped["abstention"]
+    assert (abstention["held_out_documents"], abstention["measured_queries"]) == (60, 150)
+    assert 0 < abstention["precision"] <= 1 and 0 < abstention["recall"] <= 1 and abstention["threshold"] > 0
+    assert "abstention, 1 in 5 documents held out (60): threshold" in result.stdout
 
 
 def test_a_docstring_splits_after_its_summary_and_signature_lines(monkeypatch):

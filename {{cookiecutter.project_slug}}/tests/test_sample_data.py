@@ -1,7 +1,7 @@
 import pytest
 
 from {{ cookiecutter.package_name }}.params import load_params
-from {{ cookiecutter.package_name }}.stages.sample_data import generate
+from {{ cookiecutter.package_name }}.stages.sample_data import NO_ANSWER_QUERIES, generate
 
 
 @pytest.fixture
@@ -23,8 +23,20 @@ def test_data_fits_the_pipeline_contracts(params):
     tickets, kb, queries = generate(params)
     assert len(tickets) == 300 and tickets["id"].is_unique
     assert set(tickets["label"]) <= set(load_params()["validate"]["labels"])
-    assert set(queries["kb_id"]) <= set(kb["id"])
+    assert set(queries["kb_id"].dropna()) <= set(kb["id"])
     assert not set(queries["query"]) & set(kb["title"])  # paraphrases, not copies
+    assert queries["query"].is_unique
+
+
+def test_queries_have_a_slice_and_some_have_no_answer(params):
+    _, kb, queries = generate(params)
+    no_answer = queries[queries["kb_id"].isna()]
+    assert len(no_answer) == len(NO_ANSWER_QUERIES) == 20
+    assert set(no_answer["slice"]) == {"out_of_scope"}
+    answerable = queries[queries["kb_id"].notna()]
+    labels = dict(zip(kb["id"], kb["label"], strict=True))
+    assert answerable["slice"].tolist() == [labels[kb_id] for kb_id in answerable["kb_id"]]
+    assert queries.index[queries["kb_id"].isna()].min() == len(answerable)  # after every answerable query
 
 
 def test_label_noise_outside_zero_to_one_is_refused(params):

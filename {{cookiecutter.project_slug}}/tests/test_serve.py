@@ -206,3 +206,20 @@ def test_reload_needs_the_token_and_switches_production(candidate, monkeypatch):
         assert client.post("/predict", json={"text": "hi"}).json()["model_version"] == candidate_manifest["version"]
         back = client.post("/admin/reload", headers=admin)  # MODEL_DIR again
         assert back.json() == {"model_version": before, "previous": candidate_manifest["version"]}
+
+
+def test_search_answers_no_answer_below_the_index_threshold(served):
+    _, index_dir, manifest = served
+    source = json.loads((index_dir / "source.json").read_text())
+    query = {"query": "reset my password", "k": 3}
+
+    def search(abstain_below):
+        (index_dir / "source.json").write_text(json.dumps({**source, "abstain_below": abstain_below}))
+        with TestClient(app) as client:
+            return client.post("/search", json=query).json()
+
+    answered = search(-100.0)
+    top = answered["results"][0]["score"]
+    assert answered["answer"] is True and len(answered["results"]) == 3
+    assert search(top - 1e-4)["answer"] is True
+    assert search(top + 1e-4) == {"results": [], "answer": False, "model_version": manifest["version"]}

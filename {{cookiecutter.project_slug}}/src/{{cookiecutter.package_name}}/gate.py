@@ -38,7 +38,7 @@ import yaml
 
 from .casediff import TICKETS, CaseDiff, case_diffs, confusion_changes, mermaid_charts, read_at
 from .io import read_json, write_json, write_text
-from .metrics import read_metrics
+from .metrics import dimension_of, read_metrics, support_of
 from .params import ParamsError, RegressionRule, check, flatten, load_params
 from .runner import TIMINGS_DIR
 
@@ -47,6 +47,7 @@ EXIT_PASS, EXIT_REGRESSION, EXIT_CANNOT_COMPARE = 0, 1, 2
 EPSILON = 1e-9
 REPORT_MARKER = "<!-- regression-gate-report -->"
 WORSE_NOT_REQUIRED = "worse (not required)"
+WORSE_NOT_GATED = "worse (too few cases to gate)"
 
 
 class GateError(Exception):
@@ -93,6 +94,14 @@ class Row:
     rule: Rule | None
     verdict: str
     failed: bool = False
+
+    @property
+    def worse_by(self) -> float:
+        """How much worse than the base, in the rule's direction (negative: better; 0: not comparable)."""
+        if self.rule is None or not (is_number(self.base) and is_number(self.current)):
+            return 0.0
+        delta = float(self.current) - float(self.base)
+        return -delta if self.rule.direction == "higher" else delta
 
     @property
     def change(self) -> str:
@@ -191,6 +200,21 @@ def compare_all(base: dict[str, Any] | None, current: dict[str, Any], rules: lis
                 )
             )
     return rows
+
+
+def ungate_small_slices(
+    rows: list[Row], current: dict[str, Any], base: dict[str, Any] | None, min_support: int
+) -> None:
+    """Slice metrics of fewer than `min_support` cases are reported but never fail: they measure noise.
+    Rows with nothing to compare (new, or no baseline) are left as they are."""
+    for row in rows:
+        support = support_of(row.metric, current if row.metric in current else base or {})
+        if row.rule is None or support is None or support >= min_support or row.base is None:
+            continue
+        if row.failed or row.verdict == WORSE_NOT_REQUIRED:
+            row.verdict = WORSE_NOT_GATED
+        row.verdict += f" ({support} cases < evaluate.min_support {min_support}: not gated)"
+        row.failed = False
 
 
 def resolve_commit(rev: str) -> str:
@@ -322,6 +346,7 @@ def run_gate(base: str, params_file: str = "params.yaml") -> GateResult:
         result.notes.append(f"{base} has no metrics (a first commit, or the pipeline never ran there).")
     else:
         result.rows = compare_all(base_metrics, current, rules)
+    ungate_small_slices(result.rows, current, base_metrics, params["evaluate"]["min_support"])
     if base_metrics:
         result.cases = case_diffs(commit)
         result.confusion = confusion_changes(read_at(commit, TICKETS), read_at(None, TICKETS))
@@ -336,7 +361,7 @@ def run_gate(base: str, params_file: str = "params.yaml") -> GateResult:
     if current.get("promotion.promoted") == 0:  # a refused candidate fails the gate too, with promote's table
         from .stages.promote import current_decision
 
-        result.refusal = current_decision(params["gate"])
+        result.refusal = current_decision(params["gate"], params["evaluate"]["min_support"])
     failed = [row for row in result.rows if row.failed]
     if failed or result.refusal:
         result.exit_code = EXIT_REGRESSION
@@ -429,8 +454,10 @@ def markdown_report(result: GateResult) -> str:
     # Failures first, then warnings, then the other ruled metrics; each group by name.
     gated = sorted((row for row in result.rows if row.rule), key=lambda row: (severity(row), row.metric))
     others = [row for row in result.rows if not row.rule]
-    if gated:
-        lines += ["", *table(gated)]
+    overall = [row for row in gated if dimension_of(row.metric) is None]
+    if overall:
+        lines += ["", *table(overall)]
+    lines += slices_section([row for row in gated if dimension_of(row.metric) is not None])
     if others:
         counts = Counter(row.verdict for row in others if row.verdict != "unchanged")
         breakdown = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())) or "none changed"
@@ -468,6 +495,22 @@ def markdown_report(result: GateResult) -> str:
         lines += [f"- {md_code(path)}" for path in result.plots]
     lines += ["", "Exit codes: 0 pass, 1 regression, 2 cannot compare."]
     return "\n".join(lines) + "\n"
+
+
+def slices_section(rows: list[Row]) -> list[str]:
+    """Slice rows grouped under their dimension (tickets by channel, ...): worst dimension first, worst row first."""
+    if not rows:
+        return []
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(dimension_of(row.metric), []).append(row)
+    for members in groups.values():
+        members.sort(key=lambda row: (severity(row), -row.worse_by, row.metric))
+    lines = ["", "### Slices", "", "Each slice's metrics against the base; a slice of few cases is reported only."]
+    for dimension, members in sorted(groups.items(), key=lambda item: (severity(item[1][0]), -item[1][0].worse_by)):
+        _, table_name, column = dimension.split(".")
+        lines += ["", f"**{md_text(table_name)} by {md_code(column)}**", "", *table(members)]
+    return lines
 
 
 SHOWN_CASES = 10  # per list in the report; the full lists go to the case-changes file beside it
@@ -526,7 +569,7 @@ def stage_costs() -> list[dict[str, Any]]:
 
 
 def severity(row: Row) -> int:
-    return 0 if row.failed else 1 if row.verdict == WORSE_NOT_REQUIRED else 2
+    return 0 if row.failed else 1 if row.verdict.startswith((WORSE_NOT_REQUIRED, WORSE_NOT_GATED)) else 2
 
 
 def table(rows: list[Row]) -> list[str]:

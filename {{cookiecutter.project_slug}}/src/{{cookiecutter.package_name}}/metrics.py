@@ -37,6 +37,21 @@ def markdown_table(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def support_of(metric: str, metrics: dict[str, Any]) -> int | None:
+    """The number of cases behind a slice metric (`slices.<table>.<dimension>.<value>.<name>`, see slices.py)."""
+    parts = metric.split(".")
+    if len(parts) != 5 or parts[0] != "slices":
+        return None
+    support = metrics.get(".".join([*parts[:4], "support"]))
+    return support if isinstance(support, int) and not isinstance(support, bool) else None
+
+
+def dimension_of(metric: str) -> str | None:
+    """`slices.tickets.channel.chat.accuracy` -> `slices.tickets.channel`: the group a slice row is shown in."""
+    parts = metric.split(".")
+    return ".".join(parts[:3]) if len(parts) == 5 and parts[0] == "slices" else None
+
+
 def main() -> int:
     print(markdown_table(read_metrics()))
     return 0

@@ -215,9 +215,38 @@ class EncoderParams(Section):
     sentence_transformers: SentenceTransformersParams
 
 
+class LengthBuckets(Section):
+    """Word counts: fewer than `short` is very short, more than `long` very long."""
+
+    short: PositiveInt
+    long: PositiveInt
+
+    @model_validator(mode="after")
+    def ordered(self) -> LengthBuckets:
+        if self.short > self.long:
+            raise ValueError(f"short ({self.short}) must not be above long ({self.long})")
+        return self
+
+
+class LengthWords(Section):
+    tickets: LengthBuckets
+    queries: LengthBuckets
+
+
 class EvaluateParams(Section):
     recall_at: Annotated[list[PositiveInt], Field(min_length=1)]
     curve_max_k: PositiveInt
+    slices: list[Text]
+    length_words: LengthWords
+    min_support: PositiveInt
+
+    @field_validator("slices")
+    @classmethod
+    def distinct_slices(cls, columns: list[str]) -> list[str]:
+        repeated = sorted({column for column in columns if columns.count(column) > 1})
+        if repeated:
+            raise ValueError(f"slices must be distinct; repeated: {', '.join(repeated)}")
+        return columns
 
 
 class RegressionRule(Section):
@@ -255,6 +284,7 @@ class HnswParams(Section):
 class IndexParams(Section):
     backend: Literal["exact", "hnsw"]
     k: PositiveInt
+    abstain_below: float  # retrieval answers "no answer" when the best score is below it
     latency_repeats: PositiveInt
     hnsw: HnswParams
 

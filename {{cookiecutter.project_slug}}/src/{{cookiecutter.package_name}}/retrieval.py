@@ -67,3 +67,47 @@ def overlap_at_k(approximate: np.ndarray, exact: np.ndarray) -> float:
     k = exact.shape[1]
     shared = [len(set(a[:k]) & set(e)) for a, e in zip(approximate, exact, strict=True)]
     return float(np.sum(shared) / (k * len(exact))) if len(exact) else float("nan")
+
+
+def answered(top_scores: np.ndarray, abstain_below: float) -> np.ndarray:
+    """True where a query gets an answer: its best score reaches `abstain_below`; below it, "no answer"."""
+    return np.asarray(top_scores, dtype=np.float64) >= abstain_below
+
+
+def abstention_metrics(answers: Sequence[bool], answerable: Sequence[bool]) -> dict[str, float]:
+    """Precision and recall of abstaining: of the queries given no answer, the share that had none in the KB,
+    and of the queries that had none, the share given no answer. 0 when there is nothing to divide by."""
+    abstained = ~np.asarray(answers, dtype=bool)
+    no_answer = ~np.asarray(answerable, dtype=bool)
+    right = int(np.sum(abstained & no_answer))
+    return {
+        "precision": right / int(abstained.sum()) if abstained.any() else 0.0,
+        "recall": right / int(no_answer.sum()) if no_answer.any() else 0.0,
+    }
+
+
+def abstention_curve(top_scores: np.ndarray, answerable: Sequence[bool], points: int = 50) -> list[dict[str, float]]:
+    """Precision and recall of abstaining at `points` thresholds spread over the observed best scores."""
+    scores = np.asarray(top_scores, dtype=np.float64)
+    if not len(scores):
+        return []
+    thresholds = np.unique(np.round(np.linspace(scores.min(), scores.max(), points), 4))
+    return [{"threshold": float(t), **abstention_metrics(answered(scores, t), answerable)} for t in thresholds]
+
+
+def tune_abstention(top_scores: np.ndarray, answerable: Sequence[bool]) -> float:
+    """The threshold with the best F1 of abstaining, midway between two observed scores (0 if no query lacks
+    an answer). Ties go to the lowest threshold: the one that withholds the fewest answers."""
+    scores = np.asarray(top_scores, dtype=np.float64)
+    if not len(scores) or all(answerable):
+        return 0.0
+    distinct = np.unique(scores)
+    candidates = np.concatenate([[distinct[0] - 1e-3], (distinct[:-1] + distinct[1:]) / 2, [distinct[-1] + 1e-3]])
+    best, best_f1 = 0.0, -1.0
+    for threshold in candidates:
+        measured = abstention_metrics(answered(scores, threshold), answerable)
+        total = measured["precision"] + measured["recall"]
+        f1 = 2 * measured["precision"] * measured["recall"] / total if total else 0.0
+        if f1 > best_f1 + 1e-12:
+            best, best_f1 = float(threshold), f1
+    return round(best, 4)

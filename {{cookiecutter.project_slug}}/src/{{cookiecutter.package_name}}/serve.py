@@ -149,6 +149,7 @@ class SearchResult(BaseModel):
 
 class SearchResponse(Answered):
     results: list[SearchResult]
+    answer: bool = Field(description='false: "no answer", the best score is below the index\'s abstain_below')
 
 
 @dataclass
@@ -161,6 +162,7 @@ class Service:
     index: VectorIndex
     titles: list[str]
     git_commit: str | None
+    abstain_below: float = 0.0  # index.abstain_below when the index was built: "no answer" below it
 
     @property
     def version(self) -> str:
@@ -177,10 +179,15 @@ class Service:
         ]
 
     def search(self, query: str, k: int) -> list[dict[str, Any]]:
+        """The `k` best articles, or none when the best score is below `abstain_below` ("no answer")."""
+        from .retrieval import answered
+
         encoder = self.encoder
         rows, scores = self.index.search_scored(
             encoder.encode([query]), k, encoder.query_terms([query]), encoder.dense_weight
         )
+        if len(scores[0]) and not answered(scores[0][:1], self.abstain_below)[0]:
+            return []  # the rule the index stage measures: below the threshold, no answer
         return [
             {"id": self.index.ids[row], "title": self.titles[row], "score": round(float(score), 6)}
             for row, score in zip(rows[0], scores[0], strict=True)
@@ -209,7 +216,8 @@ def load_service(model_dir: str | os.PathLike, index_dir: str | os.PathLike) -> 
     titles = read_json(index_dir / TITLES_FILE)
     if len(titles) != len(index.ids):
         raise ModelSetError(f"{index_dir / TITLES_FILE} does not match the index: run dvc repro")
-    return Service(manifest, classifier, encoder, index, titles, git_commit())
+    abstain_below = float(read_json(index_dir / SOURCE_FILE).get("abstain_below", 0.0))
+    return Service(manifest, classifier, encoder, index, titles, git_commit(), abstain_below)
 
 
 def served_dirs() -> tuple[str, str]:
@@ -485,7 +493,7 @@ def search(body: SearchRequest, request: Request) -> dict[str, Any]:
     """The `k` best knowledge-base articles for a query, ranked as the `index` stage ranks them."""
     remember_text(request, body.query)
     result, side = answer(request, body.ticket_id, lambda s: s.search(body.query, body.k), ids_of, body.query)
-    return {"results": result, **side}
+    return {"results": result, "answer": bool(result), **side}
 
 
 class ReloadRequest(BaseModel):

@@ -2,9 +2,15 @@
 
 - classification: accuracy, macro-F1 and per-class scores on the test split;
 - retrieval: recall@k and MRR of the candidate encoder (hybrid: dense + BM25) on
-  the golden queries;
+  the golden queries that have an answer (a `kb_id`), and how well it abstains
+  on those that have none: below `index.abstain_below` the ranking answers
+  "no answer" (precision and recall of abstaining; `make tune-abstention` sets
+  the threshold);
 - must-pass tickets (`golden/must_pass_tickets.csv`): regression cases the team
-  adds whenever it fixes a failure; each must be classified correctly.
+  adds whenever it fixes a failure; each must be classified correctly;
+- slices (`slices.py`): the same metrics per value of the ticket columns in
+  `evaluate.slices`, per golden-query `slice` and per length bucket, with the
+  number of cases of each, under `slices` in the metrics file.
 
 Metrics and plots are written with dvclive to `metrics/evaluate/` and declared
 in dvc.yaml for `dvc metrics show` and `dvc plots show`.
@@ -15,6 +21,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from dvclive import Live
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
@@ -25,8 +32,9 @@ from ..io import read_csv, write_csv, write_json
 from ..models import load_model
 from ..modelset import file_hashes, manifest_of
 from ..params import flatten, load_params
-from ..retrieval import mean_reciprocal_rank, recall_at_k
+from ..retrieval import abstention_curve, abstention_metrics, answered, mean_reciprocal_rank, recall_at_k
 from ..runner import StageError, run_stage
+from ..slices import check_columns, plot_rows, query_slices, ticket_slices
 from ..text import kb_documents
 from ..vector_index import build_index
 
@@ -55,13 +63,15 @@ def classification_metrics(y_true: pd.Series, y_pred: list[str], labels: list[st
 
 
 def retrieval_ranking(encoder: Encoder, kb: pd.DataFrame, queries: pd.DataFrame, k: int, cache_dir: str):
-    """Top-`k` KB ids per golden query, by exact (hybrid, if the encoder is) search over the candidate's embeddings."""
+    """Top-`k` KB ids per golden query, by exact (hybrid, if the encoder is) search over the candidate's embeddings,
+    and the best score of each query (what abstention compares with its threshold)."""
     documents = embed_texts(encoder, kb_documents(kb), cache_dir)
     index = build_index("exact", kb["id"].tolist(), documents.vectors, {}, documents.terms)
     texts = queries["query"].tolist()
-    rows = index.search(encoder.encode(texts), k, encoder.query_terms(texts), encoder.dense_weight)
+    rows, scores = index.search_scored(encoder.encode(texts), k, encoder.query_terms(texts), encoder.dense_weight)
     ids = kb["id"].to_numpy()
-    return [ids[r].tolist() for r in rows]
+    top = scores[:, 0].astype(np.float64) if scores.shape[1] else np.zeros(len(texts))
+    return [ids[r].tolist() for r in rows], np.round(top, DIGITS)
 
 
 def predict_with_confidence(classifier, texts: pd.Series) -> tuple[list[str], list[float]]:
@@ -78,13 +88,28 @@ def ticket_cases(test: pd.DataFrame, predicted: list[str], confidence: list[floa
     return pd.DataFrame({"id": test["id"], "expected": test["label"], "predicted": predicted, "confidence": confidence})
 
 
-def query_cases(queries: pd.DataFrame, ranked: list[list[str]]) -> pd.DataFrame:
-    """One row per golden query: the rank of its article (0: not in the list) and the top hit."""
-    ranks = [
-        row.index(target) + 1 if target in row else 0 for row, target in zip(ranked, queries["kb_id"], strict=True)
-    ]
-    tops = [row[0] if row else "" for row in ranked]
-    return pd.DataFrame({"query": queries["query"], "expected": queries["kb_id"], "rank": ranks, "top": tops})
+def query_cases(queries: pd.DataFrame, ranked: list[list[str]], top_scores: np.ndarray, answers) -> pd.DataFrame:
+    """One row per golden query: the rank of its article (0: not in the list), the top hit, its score and
+    whether retrieval answered. A query with no article (empty `expected`) is right when retrieval
+    abstains: rank 1 then, else 0 and the article it wrongly offered."""
+    ranks, tops = [], []
+    for row, target, answer in zip(ranked, queries["kb_id"], answers, strict=True):
+        if pd.isna(target):
+            ranks.append(0 if answer else 1)
+            tops.append(row[0] if answer and row else "")
+        else:
+            ranks.append(row.index(target) + 1 if target in row else 0)
+            tops.append(row[0] if row else "")
+    return pd.DataFrame(
+        {
+            "query": queries["query"],
+            "expected": queries["kb_id"],
+            "rank": ranks,
+            "top": tops,
+            "score": top_scores,
+            "answered": [int(answer) for answer in answers],
+        }
+    )
 
 
 def read_must_pass(path: Path, labels: list[str]) -> pd.DataFrame:
@@ -119,15 +144,29 @@ def main() -> int:
     queries = read_csv("data/validated/queries.csv")
     cases = read_must_pass(MUST_PASS_FILE, labels)
 
+    check_columns(test, settings["slices"], "data/split/test.csv")
     predicted, confidence = predict_with_confidence(classifier, test["text"])
     classification = classification_metrics(test["label"], predicted, labels)
 
     ks = sorted(settings["recall_at"])
     curve_ks = range(1, max(max(ks), settings["curve_max_k"]) + 1)
-    ranked = retrieval_ranking(encoder, kb, queries, max(curve_ks), params["embed"]["cache_dir"])
-    expected = queries["kb_id"].tolist()
-    retrieval = {f"recall_at_{k}": round(recall_at_k(ranked, expected, k), DIGITS) for k in ks}
-    retrieval["mrr"] = round(mean_reciprocal_rank(ranked, expected), DIGITS)
+    ranked, top_scores = retrieval_ranking(encoder, kb, queries, max(curve_ks), params["embed"]["cache_dir"])
+    answerable = queries["kb_id"].notna().to_numpy()
+    answers = answered(top_scores, params["index"]["abstain_below"])
+    # recall and MRR rank the answerable queries; the others are measured by abstention
+    ranked_answerable = [row for row, keep in zip(ranked, answerable, strict=True) if keep]
+    expected = queries["kb_id"][answerable].tolist()
+    retrieval: dict = {f"recall_at_{k}": round(recall_at_k(ranked_answerable, expected, k), DIGITS) for k in ks}
+    retrieval["mrr"] = round(mean_reciprocal_rank(ranked_answerable, expected), DIGITS)
+    if not answerable.all():  # with no query lacking an answer there is nothing to abstain on
+        abstaining = abstention_metrics(answers, answerable)
+        retrieval["abstention"] = {name: round(value, DIGITS) for name, value in abstaining.items()}
+        retrieval["abstention"]["no_answer_queries"] = int((~answerable).sum())
+    lengths = settings["length_words"]
+    slices = {
+        "tickets": ticket_slices(test, predicted, settings["slices"], **lengths["tickets"]),
+        "queries": query_slices(queries, ranked, ks, **lengths["queries"]),
+    }
 
     must_pass = must_pass_results(classifier, cases)
     failed = [case for case in must_pass if not case["passed"]]
@@ -146,8 +185,10 @@ def main() -> int:
         for label, scores in classification["per_class"].items():
             for name, value in scores.items():
                 live.log_metric(f"classification/per_class/{label}/{name}", value, plot=False)
-        for name, value in retrieval.items():
-            live.log_metric(f"retrieval/{name}", value, plot=False)
+        for name, value in flatten(retrieval).items():
+            live.log_metric("retrieval/" + name.replace(".", "/"), value, plot=False)
+        for name, value in flatten(slices).items():
+            live.log_metric("slices/" + name.replace(".", "/"), value, plot=False)
         live.log_metric("must_pass/total", len(must_pass), plot=False)
         live.log_metric("must_pass/failed", len(failed), plot=False)
         live.log_sklearn_plot("confusion_matrix", test["label"].tolist(), predicted, name="confusion_matrix")
@@ -161,17 +202,35 @@ def main() -> int:
         )
         live.log_plot(
             "recall_at_k",
-            [{"k": k, "recall": round(recall_at_k(ranked, expected, k), DIGITS)} for k in curve_ks],
+            [{"k": k, "recall": round(recall_at_k(ranked_answerable, expected, k), DIGITS)} for k in curve_ks],
             x="k",
             y="recall",
             title="Retrieval recall@k (golden queries)",
         )
+        live.log_plot(
+            "slice_accuracy",
+            plot_rows(slices["tickets"], "accuracy"),
+            x="accuracy",
+            y="slice",
+            template="bar_horizontal",
+            title="Accuracy per slice (test split)",
+        )
+        live.log_plot(
+            "abstention",
+            [
+                {name: round(value, DIGITS) for name, value in point.items()}
+                for point in abstention_curve(top_scores, answerable)
+            ],
+            x="threshold",
+            y=["precision", "recall"],
+            title="Abstention precision and recall over the threshold (golden queries)",
+        )
     write_json(must_pass, OUT_DIR / "must_pass.json")
     write_json(manifest_of(measured), OUT_DIR / "models.json")
     write_csv(ticket_cases(test, predicted, confidence), CASES_DIR / "tickets.csv")
-    write_csv(query_cases(queries, ranked), CASES_DIR / "queries.csv")
+    write_csv(query_cases(queries, ranked, top_scores, answers), CASES_DIR / "queries.csv")
 
-    shown = ", ".join(f"{k}={v}" for k, v in retrieval.items())
+    shown = ", ".join(f"{k}={v}" for k, v in flatten(retrieval).items())
     print(
         f"evaluate: accuracy={classification['accuracy']} macro_f1={classification['macro_f1']} {shown} "
         f"must_pass={len(must_pass) - len(failed)}/{len(must_pass)}"

@@ -5,8 +5,10 @@ version of the encoder it was built with (`source.json`). The index is hybrid
 (dense vectors blended with BM25, see vector_index.py) when
 the production encoder is. Records, as metrics, the index's recall against
 exact search with the same blend on the golden queries (1.0 for the exact
-backend; how much an approximate index loses) and,
-separately, its query latency. Latency varies from run to run, so it goes to
+backend; how much an approximate index loses), how well it abstains on the
+golden queries the KB cannot answer (best score below `index.abstain_below`:
+"no answer", the rule the service applies; the threshold is saved beside the
+index for it) and, separately, its query latency. Latency varies from run to run, so it goes to
 `metrics/index_timing.json`, which is declared as a metric but is not a stage
 output: a timing must not change `dvc.lock`.
 """
@@ -22,7 +24,7 @@ from ..encoders import Encoder
 from ..io import read_csr, read_csv, read_lines, write_json
 from ..modelset import file_hashes, part_version
 from ..params import load_params
-from ..retrieval import overlap_at_k
+from ..retrieval import abstention_metrics, answered, overlap_at_k
 from ..runner import StageError, run_stage
 from ..vector_index import VectorIndex, build_index
 
@@ -50,11 +52,14 @@ def query_latency_ms(
     }
 
 
-def save_index(index: VectorIndex, titles: list[str], encoder_version: str, out_dir: str | Path) -> None:
-    """Save `index` with what the service needs beside it: the articles' titles (in index order)
-    and the version of the encoder it was built with (the service refuses an index of another encoder)."""
+def save_index(
+    index: VectorIndex, titles: list[str], encoder_version: str, out_dir: str | Path, abstain_below: float = 0.0
+) -> None:
+    """Save `index` with what the service needs beside it: the articles' titles (in index order),
+    the version of the encoder it was built with (the service refuses an index of another encoder)
+    and the score below which it answers "no answer"."""
     index.save(out_dir)
-    write_json({"encoder": encoder_version}, Path(out_dir) / SOURCE_FILE)
+    write_json({"encoder": encoder_version, "abstain_below": abstain_below}, Path(out_dir) / SOURCE_FILE)
     write_json(titles, Path(out_dir) / TITLES_FILE)
 
 
@@ -69,22 +74,22 @@ def main() -> int:
     kb = read_csv("data/validated/kb.csv", usecols=["id", "title"])
     titles = dict(zip(kb["id"], kb["title"].astype(str), strict=True))
     encoder_version = part_version(file_hashes(PRODUCTION, ("encoder",)), "encoder")
-    save_index(index, [titles[i] for i in ids], encoder_version, OUT_DIR)
+    save_index(index, [titles[i] for i in ids], encoder_version, OUT_DIR, settings["abstain_below"])
 
-    texts = read_csv("data/validated/queries.csv")["query"].tolist()
+    golden = read_csv("data/validated/queries.csv")
+    texts = golden["query"].tolist()
     k = settings["k"]
     if settings["latency_repeats"] < 1 or not texts:
         raise StageError("index.latency_repeats must be at least 1 and there must be golden queries to time")
     queries, query_terms = encoder.encode(texts), encoder.query_terms(texts)
     exact = index if settings["backend"] == "exact" else build_index("exact", ids, vectors, settings, terms)
-    recall = round(
-        overlap_at_k(
-            index.search(queries, k, query_terms, encoder.dense_weight),
-            exact.search(queries, k, query_terms, encoder.dense_weight),
-        ),
-        6,
-    )
+    rows, scores = index.search_scored(queries, k, query_terms, encoder.dense_weight)
+    recall = round(overlap_at_k(rows, exact.search(queries, k, query_terms, encoder.dense_weight)), 6)
     summary = {"vectors": len(ids), "dim": int(vectors.shape[1]), f"recall_at_{k}_vs_exact": recall}
+    answerable = golden["kb_id"].notna().to_numpy()
+    if not answerable.all():
+        measured = abstention_metrics(answered(scores[:, 0], settings["abstain_below"]), answerable)
+        summary["abstention"] = {name: round(value, 6) for name, value in measured.items()}
     write_json({"index": summary}, "metrics/index.json")
     latency = query_latency_ms(index, queries, query_terms, k, encoder.dense_weight, settings["latency_repeats"])
     write_json({"index_timing": latency}, "metrics/index_timing.json")

@@ -1,6 +1,8 @@
 """Stage `promote`: the absolute quality gate in front of production.
 
-Every metric named under `gate.thresholds` in params.yaml must reach its floor,
+Every metric named under `gate.thresholds` in params.yaml must reach its floor
+(a name may be a glob pattern: `slices.tickets.channel.*.accuracy` is every
+channel's; a slice of fewer than `evaluate.min_support` cases is reported, not gated),
 and (with `gate.require_must_pass`) every must-pass ticket must be classified
 correctly. The candidate on disk must also be exactly the model set `evaluate`
 measured (`metrics/evaluate/models.json` lists its files' SHA-256): a model
@@ -25,14 +27,16 @@ names, a candidate that is not what was measured) still fail the stage.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import math
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..io import read_json, write_json
+from ..metrics import support_of
 from ..modelset import file_hashes, install, recover
 from ..params import flatten, load_params
 from ..runner import StageError, run_stage
@@ -48,20 +52,42 @@ STOP_AFTER_ENV = "PROMOTE_STOP_AFTER_STEP"
 
 
 def check_thresholds(metrics: dict, thresholds: dict) -> tuple[list[tuple[str, float, float, bool]], list[str]]:
-    """Compare metrics with their floors.
+    """Compare metrics with their floors; a floor's name may be a glob pattern of metric names.
 
-    Returns (rows of (metric, achieved, floor, passed), names of thresholds
-    whose metric does not exist). NaN never passes.
+    Returns (rows of (metric, achieved, floor, passed), names of thresholds that
+    match no metric). NaN never passes. An exact name wins over the patterns
+    that also match it.
     """
     achieved = flatten(metrics)
-    rows, unknown = [], []
-    for name, floor in sorted(flatten(thresholds).items()):
-        if name not in achieved:
-            unknown.append(name)
-            continue
+    chosen: dict[str, float] = {}
+    unknown = []
+    for pattern, floor in sorted(flatten(thresholds).items()):
+        names = [pattern] if pattern in achieved else fnmatch.filter(sorted(achieved), pattern)
+        if not names:
+            unknown.append(pattern)
+        for name in names:
+            if name not in chosen or name == pattern:
+                chosen[name] = float(floor)
+    rows = []
+    for name, floor in sorted(chosen.items()):
         value = float(achieved[name])
-        rows.append((name, value, float(floor), not math.isnan(value) and value >= float(floor)))
+        rows.append((name, value, floor, not math.isnan(value) and value >= floor))
     return rows, unknown
+
+
+def split_small_slices(
+    rows: list[tuple[str, float, float, bool]], metrics: dict, min_support: int
+) -> tuple[list[tuple[str, float, float, bool]], list[tuple[str, float, float, int]]]:
+    """(rows that are gated, slices of fewer than `min_support` cases as (metric, achieved, floor, cases))."""
+    achieved = flatten(metrics)
+    gated, small = [], []
+    for name, value, floor, passed in rows:
+        support = support_of(name, achieved)
+        if support is not None and support < min_support:
+            small.append((name, value, floor, support))
+        else:
+            gated.append((name, value, floor, passed))
+    return gated, small
 
 
 def format_table(rows: list[tuple[str, float, float, bool]]) -> str:
@@ -107,6 +133,7 @@ class Decision:
     rows: list[tuple[str, float, float, bool]]
     failed_cases: list[dict[str, Any]]
     must_pass_total: int
+    small_slices: list[tuple[str, float, float, int]] = field(default_factory=list)
 
     @property
     def promoted(self) -> bool:
@@ -126,15 +153,22 @@ class Decision:
     def report(self) -> str:
         lines = [format_table(self.rows)]
         lines += [
+            f"  not gated, {cases} cases < evaluate.min_support: {name} {value:.4f} (floor {floor:.4f})"
+            for name, value, floor, cases in self.small_slices
+        ]
+        lines += [
             f"  must-pass ticket failed: {case['text']!r}: expected {case['expected']}, got {case['predicted']}"
             for case in self.failed_cases
         ]
         return "\n".join(lines)
 
 
-def decide(metrics: dict[str, Any], must_pass: list[dict[str, Any]], gate: dict[str, Any]) -> Decision:
+def decide(
+    metrics: dict[str, Any], must_pass: list[dict[str, Any]], gate: dict[str, Any], min_support: int = 0
+) -> Decision:
     """Check `metrics` against `gate.thresholds` and the must-pass results; a StageError for a config problem."""
     rows, unknown = check_thresholds(metrics, gate["thresholds"])
+    rows, small = split_small_slices(rows, metrics, min_support)
     if unknown:
         known = ", ".join(sorted(flatten(metrics)))
         raise StageError(f"gate.thresholds names unknown metric(s) {', '.join(unknown)}; known: {known}")
@@ -144,15 +178,15 @@ def decide(metrics: dict[str, Any], must_pass: list[dict[str, Any]], gate: dict[
             "add cases to golden/must_pass_tickets.csv, or set it to false"
         )
     failed_cases = [case for case in must_pass if not case["passed"]] if gate["require_must_pass"] else []
-    return Decision(rows, failed_cases, len(must_pass))
+    return Decision(rows, failed_cases, len(must_pass), small)
 
 
-def current_decision(gate: dict[str, Any]) -> Decision:
+def current_decision(gate: dict[str, Any], min_support: int = 0) -> Decision:
     """The decision on the metrics `evaluate` wrote last, as promote takes it."""
-    return decide(read_json(METRICS), read_json(MUST_PASS), gate)
+    return decide(read_json(METRICS), read_json(MUST_PASS), gate, min_support)
 
 
-def check_last_decision(gate: dict[str, Any]) -> int:
+def check_last_decision(gate: dict[str, Any], min_support: int) -> int:
     """`--check`: exit 1, with what fell short, when the last run refused its candidate."""
     if not DECISION.exists():
         raise StageError(f"{DECISION} not found: run `dvc repro` first")
@@ -160,7 +194,7 @@ def check_last_decision(gate: dict[str, Any]) -> int:
         print("promote: the candidate of the last run was promoted")
         return 0
     print("promote: REFUSED: the candidate of the last run was not promoted.", file=sys.stderr)
-    print(current_decision(gate).report(), file=sys.stderr)
+    print(current_decision(gate, min_support).report(), file=sys.stderr)
     return 1
 
 
@@ -168,14 +202,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m {{ cookiecutter.package_name }}.stages.promote")
     parser.add_argument("--check", action="store_true", help="exit 1 if the last run refused its candidate")
     args = parser.parse_args(argv)
-    gate = load_params()["gate"]
+    params = load_params()
+    gate, min_support = params["gate"], params["evaluate"]["min_support"]
     if args.check:
-        return check_last_decision(gate)
+        return check_last_decision(gate, min_support)
     repaired = recover(PRODUCTION)
     if repaired:
         print(f"promote: {repaired}")
     expected = check_measured(CANDIDATE, read_json(MEASURED))  # the metrics below are this set's, and no other's
-    decision = current_decision(gate)
+    decision = current_decision(gate, min_support)
 
     if not decision.promoted:
         write_json(decision.summary(), DECISION)
@@ -195,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         f"promote: every floor met and {decision.must_pass_total} must-pass tickets passed; "
         f"model set {manifest['version']} promoted to {PRODUCTION}/"
     )
-    print(format_table(decision.rows))
+    print(decision.report())
     return 0
 
 

@@ -16,9 +16,12 @@ never overwritten by `dvc repro`. It writes three CSVs:
 * `kb.csv`: knowledge-base articles (`id, title, body, label`): one per topic,
   then, up to `n_kb_articles`, generated product how-tos (the long tail of a
   real help centre, and a way to try the pipeline on a large corpus).
-* `queries.csv`: golden retrieval cases (`query, kb_id`): paraphrased questions
-  whose answer is article `kb_id`. They avoid the article's wording where they
-  can, so retrieval is a real test rather than string matching.
+* `queries.csv`: golden retrieval cases (`query, kb_id, slice`): paraphrased
+  questions whose answer is article `kb_id`, sliced by the article's label.
+  They avoid the article's wording where they can, so retrieval is a real test
+  rather than string matching. Then questions on subjects the KB does not cover
+  (gift cards, reseller programmes, ...): no `kb_id`, slice `out_of_scope`; on
+  those, retrieval should answer "no answer".
 
 Parameters (`data:` in params.yaml): `seed`,
 `n_tickets`, `n_kb_articles` (at least the number of topics, 35),
@@ -107,6 +110,9 @@ KB_TASKS: list[tuple[str, str, list[str]]] = [tuple(task) for task in VOCABULARY
 KB_TIPS: list[str] = VOCABULARY["kb_tips"]
 # Last line of every generated article: it makes each (product, platform, firmware) variant a distinct document.
 KB_APPLIES_TO: str = VOCABULARY["kb_applies_to"]
+# Golden queries on subjects no article covers: the right answer is "no answer".
+NO_ANSWER_QUERIES: list[str] = VOCABULARY["no_answer_queries"]
+NO_ANSWER_SLICE = "out_of_scope"
 
 
 def pick(rng: np.random.Generator, items: list[Any]) -> Any:
@@ -332,7 +338,9 @@ def generate_queries(kb: pd.DataFrame, queries_per_article: int, rng: np.random.
 
     Paraphrases are drawn without repetition; if more are requested than a topic
     has, the list is reused with a different lead-in so queries stay distinct.
-    Only the topic articles (the first rows of `kb`) get queries.
+    Only the topic articles (the first rows of `kb`) get queries; each is sliced
+    by its article's label. The questions the KB cannot answer follow, with no
+    `kb_id` (they draw nothing from `rng`).
     """
     lead_ins = ["", "quick question: ", "help - ", "hi, "]
     rows = []
@@ -341,8 +349,9 @@ def generate_queries(kb: pd.DataFrame, queries_per_article: int, rng: np.random.
         for k in range(queries_per_article):
             query = topic["queries"][int(order[k % len(order)])]
             lead_in = lead_ins[(k // len(order)) % len(lead_ins)]
-            rows.append((lead_in + query, kb_id))
-    return pd.DataFrame(rows, columns=["query", "kb_id"])
+            rows.append((lead_in + query, kb_id, topic["label"]))
+    rows += [(query, None, NO_ANSWER_SLICE) for query in NO_ANSWER_QUERIES]
+    return pd.DataFrame(rows, columns=["query", "kb_id", "slice"])
 
 
 def generate(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
