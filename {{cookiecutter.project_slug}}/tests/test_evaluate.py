@@ -33,6 +33,7 @@ TICKETS = pd.DataFrame(
             "error 500 when uploading a file from the dashboard",
         ],
         "label": [label for label in LABELS for _ in range(2)],
+        "channel": ["email", "chat"] * 4,
     }
 )
 KB = pd.DataFrame(
@@ -65,13 +66,20 @@ def test_classification_metrics_per_class_and_overall():
     assert metrics["macro_f1"] == pytest.approx((0.666667 + 0.8) / 2, abs=1e-6)
 
 
-def test_query_cases_give_the_rank_of_the_expected_article():
-    ranked = [["KB2", "KB1"], ["KB2", "KB1"], [], ["KB3"]]
-    queries = pd.DataFrame({"query": ["a", "b", "c", "d"], "kb_id": ["KB1", "KB2", "KB1", "KB1"]})
-    cases = evaluate.query_cases(queries, ranked)
-    assert cases.columns.tolist() == ["query", "expected", "rank", "top"] and cases["query"].tolist() == list("abcd")
-    assert cases["rank"].tolist() == [2, 1, 0, 0] and cases["top"].tolist() == ["KB2", "KB2", "", "KB3"]
-    assert cases["expected"].tolist() == ["KB1", "KB2", "KB1", "KB1"]
+def test_query_cases_give_the_rank_of_the_expected_article_and_score_abstention():
+    ranked = [["KB2", "KB1"], ["KB2", "KB1"], [], ["KB3"], ["KB4"], ["KB4"]]
+    queries = pd.DataFrame(
+        {"query": list("abcdef"), "kb_id": ["KB1", "KB2", "KB1", "KB1", None, None]}  # e, f: the KB has no answer
+    )
+    scores = np.array([0.9, 0.8, 0.0, 0.7, 0.6, 0.1])
+    cases = evaluate.query_cases(queries, ranked, scores, [True, True, False, True, True, False])
+    assert cases.columns.tolist() == ["query", "expected", "rank", "top", "score", "answered"]
+    assert cases["query"].tolist() == list("abcdef")
+    # e offered an article for a question with no answer: wrong (rank 0); f abstained: right (rank 1)
+    assert cases["rank"].tolist() == [2, 1, 0, 0, 0, 1]
+    assert cases["top"].tolist() == ["KB2", "KB2", "", "KB3", "KB4", ""]
+    assert cases["expected"].tolist()[:4] == ["KB1", "KB2", "KB1", "KB1"] and cases["expected"][4:].isna().all()
+    assert cases["answered"].tolist() == [1, 1, 0, 1, 1, 0] and cases["score"].tolist() == scores.tolist()
 
 
 def test_must_pass_labels_must_be_known(tmp_path):
@@ -183,5 +191,6 @@ def test_no_golden_queries_is_an_error_not_a_nan_metric(project):
 
 def test_the_ranking_is_the_encoders_exact_search(project):
     encoder = Encoder(project / "models" / "candidate" / "encoder")
-    ranked = evaluate.retrieval_ranking(encoder, KB, QUERIES, 2, str(project / "cache"))
+    ranked, top_scores = evaluate.retrieval_ranking(encoder, KB, QUERIES, 2, str(project / "cache"))
     assert [row[0] for row in ranked[:3]] == ["KB1", "KB2", "KB3"] and all(len(row) == 2 for row in ranked)
+    assert top_scores.shape == (len(QUERIES),) and (np.diff(top_scores) != 0).any()

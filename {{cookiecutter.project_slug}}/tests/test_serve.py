@@ -222,4 +222,9 @@ def test_search_answers_no_answer_below_the_index_threshold(served):
     top = answered["results"][0]["score"]
     assert answered["answer"] is True and len(answered["results"]) == 3
     assert search(top - 1e-4)["answer"] is True
-    assert search(top + 1e-4) == {"results": [], "answer": False, "model_version": manifest["version"]}
+    assert search(top + 1e-4) == {
+        "results": [],
+        "answer": False,
+        "model_version": manifest["version"],
+        "served_by": "production",
+    }
