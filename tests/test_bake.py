@@ -110,7 +110,6 @@ COMMON_FILES = {
             "test_abstention",
             "test_casediff",
             "test_drift",
-            "test_embedding_cache",
             "test_embeddings",
             "test_evaluate",
             "test_gate",
