@@ -31,6 +31,8 @@ PLOTS = [
     "metrics/evaluate/plots/sklearn/confusion_matrix.json",
     "metrics/evaluate/plots/custom/per_class_f1.json",
     "metrics/evaluate/plots/custom/recall_at_k.json",
+    "metrics/evaluate/plots/custom/slice_accuracy.json",
+    "metrics/evaluate/plots/custom/abstention.json",
 ]
 QUEUED = re.compile(r"Queued experiment '([^']+)' for future execution")
 

@@ -20,11 +20,10 @@ def test_full_repro_runs_every_stage_and_writes_metrics(reproduced):
     assert 0.75 <= metrics["classification"]["accuracy"] < 1.0
     assert 0.5 <= metrics["retrieval"]["recall_at_5"] < 1.0
     assert metrics["must_pass"]["failed"] == 0
-    assert set(json.loads((project / "metrics/index.json").read_text())["index"]) == {
-        "vectors",
-        "dim",
-        "recall_at_10_vs_exact",
-    }
+    index = json.loads((project / "metrics/index.json").read_text())["index"]
+    assert set(index) == {"vectors", "dim", "recall_at_10_vs_exact", "abstention"}
+    # the shipped threshold (0) never abstains: every question without an answer is a miss
+    assert index["abstention"] == {"precision": 0.0, "recall": 0.0}
     for path in ("models/production/classifier.skops", "models/production/encoder", "data/index/vectors.npy"):
         assert (project / path).exists(), path
 
