@@ -41,7 +41,7 @@ class TfidfSvd:
     """A fitted TF-IDF + truncated SVD (latent semantic analysis) encoder, as plain arrays.
 
     Fitting uses scikit-learn (`fit`); applying it needs only NumPy and SciPy, so
-    the stages that embed (and the service) load four small files instead of
+    the stages that embed (and the service) load five small files instead of
     importing scikit-learn and skops. The folder holds `vocabulary.txt` (one
     term per line, in column order), `idf.npy`, `components.npy` (the SVD
     axes, float32), `stop_words.txt` and `settings.json` (n-gram range,
