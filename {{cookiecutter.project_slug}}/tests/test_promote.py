@@ -50,8 +50,9 @@ def test_a_threshold_on_a_metric_that_does_not_exist_is_reported():
 
 def model_set(folder, classifier=b"classifier", encoder=b"encoder"):
     (folder / "encoder" / "lexical").mkdir(parents=True)
+    (folder / "encoder" / "tfidf_svd").mkdir()
     (folder / "classifier.skops").write_bytes(classifier)
-    (folder / "encoder" / "encoder.skops").write_bytes(encoder)
+    (folder / "encoder" / "tfidf_svd" / "components.npy").write_bytes(encoder)
     (folder / "encoder" / "lexical" / "idf.npy").write_bytes(b"idf")
     return folder
 
@@ -59,7 +60,7 @@ def model_set(folder, classifier=b"classifier", encoder=b"encoder"):
 def test_hashes_and_version_depend_on_names_and_bytes(tmp_path):
     a = file_hashes(model_set(tmp_path / "a"))
     b = file_hashes(model_set(tmp_path / "b"))
-    assert list(a) == ["classifier.skops", "encoder/encoder.skops", "encoder/lexical/idf.npy"]
+    assert list(a) == ["classifier.skops", "encoder/lexical/idf.npy", "encoder/tfidf_svd/components.npy"]
     assert a == b and version_of(a) == version_of(b) and len(version_of(a)) == 12
     c = file_hashes(model_set(tmp_path / "c", classifier=b"other"))
     assert version_of(c) != version_of(a)
