@@ -81,6 +81,19 @@ def tfidf_baselines(queries: list[str], documents: list[str]) -> dict[str, dict[
     return results
 
 
+def project_modules(project: Path, *names: str) -> dict[str, Any]:
+    """The modules `names` (e.g. "encoders", "stages.split") of the baked `project`'s package, imported from
+    its own `src/` in a fresh module namespace, by name."""
+    package = next(p.name for p in (project / "src").iterdir() if (p / "encoders.py").exists())
+    for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(project / "src"))
+    try:
+        return {name.rsplit(".", 1)[-1]: importlib.import_module(f"{package}.{name}") for name in names}
+    finally:
+        sys.path.remove(str(project / "src"))
+
+
 def project_backend(
     project: Path, params: dict[str, Any], backend: str, queries: list[str], documents: list[str], work: Path
 ) -> dict[str, Any]:
@@ -88,17 +101,8 @@ def project_backend(
 
     The project's package is imported from its own `src/`, in a fresh module namespace per bake.
     """
-    package = next(p.name for p in (project / "src").iterdir() if (p / "encoders.py").exists())
-    for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
-        del sys.modules[name]
-    sys.path.insert(0, str(project / "src"))
-    try:
-        encoders = importlib.import_module(f"{package}.encoders")
-        embeddings = importlib.import_module(f"{package}.embeddings")
-        vector_index = importlib.import_module(f"{package}.vector_index")
-        retrieval = importlib.import_module(f"{package}.retrieval")
-    finally:
-        sys.path.remove(str(project / "src"))
+    modules = project_modules(project, "encoders", "embeddings", "vector_index", "retrieval")
+    encoders, embeddings, vector_index, retrieval = modules.values()
     folder = work / f"encoder-{backend}"
     start = time.perf_counter()
     encoders.build_encoder(backend, documents, params, folder)
