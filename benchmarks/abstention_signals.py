@@ -43,7 +43,6 @@ smoke run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -53,9 +52,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from docstrings import docstring_pairs
-from retrieval_quality import HELD_OUT_EVERY, bake, project_modules, sentence_transformers_model
+from retrieval_quality import HELD_OUT_EVERY, arguments, baked_backends, project_modules
 from run import update_doc
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.linear_model import LogisticRegression
@@ -63,7 +61,6 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-BACKENDS = ["tfidf-svd", "sentence-transformers"]
 SPLITS = 20  # seeded halves of the demo's queries
 CLARITY_TOP = 5
 RETRIEVAL_SIGNALS = ["top", "margin", "dense", "bm25", "bm25_attainable", "idf_share"]
@@ -81,9 +78,11 @@ LABELS = {
 }
 
 
-def retrieval_signals(modules: dict[str, Any], encoder, documents: list[str], queries: list[str]) -> dict[str, Any]:
+def retrieval_signals(
+    modules: dict[str, Any], encoder, documents: list[str], queries: list[str], work: Path
+) -> dict[str, Any]:
     """Every retrieval-side signal of each query against a KB of `documents`, and the ranked rows."""
-    embedded = modules["embeddings"].embed_texts(encoder, documents, tempfile.mkdtemp(prefix="abstention-cache-"))
+    embedded = modules["embeddings"].embed_texts(encoder, documents, work / "cache")
     vectors, weights = embedded.vectors, embedded.terms
     index = modules["vector_index"].build_index("exact", [str(i) for i in range(len(documents))], vectors, {}, weights)
     query_vectors, query_terms = encoder.encode(queries), encoder.query_terms(queries)
@@ -102,9 +101,10 @@ def retrieval_signals(modules: dict[str, Any], encoder, documents: list[str], qu
         in_top = np.isin(known, weights.indices[weights.indptr[rows[i, 0]] : weights.indptr[rows[i, 0] + 1]])
         attainable[i] = total
         share[i] = float(lexical.idf[known[in_top]].sum()) / total if total else 0.0
-    top_bm25 = bm25.max(axis=1).toarray().ravel()
+    top_bm25 = bm25.max(axis=1).toarray().ravel().astype(np.float64)
     return {
         "rows": rows,
+        "vectors": vectors,
         "query_vectors": query_vectors,
         "signals": {
             "top": scores[:, 0].astype(np.float64),
@@ -204,7 +204,7 @@ def demo(project: Path, params: dict[str, Any], backend: str, modules: dict[str,
     modules["encoders"].build_encoder(backend, documents, params["encoder"], folder, train["text"].tolist())
     encoder = modules["encoders"].Encoder(folder)
     texts, answerable = queries["query"].tolist(), queries["kb_id"].notna().to_numpy()
-    found = retrieval_signals(modules, encoder, documents, texts)
+    found = retrieval_signals(modules, encoder, documents, texts, work)
     signals = found["signals"]
     tickets = encoder.encode(train["text"].tolist())
     signals["ticket"] = (found["query_vectors"] @ tickets.T).max(axis=1).astype(np.float64)
@@ -233,44 +233,32 @@ def docstrings(pairs, params: dict[str, Any], backend: str, modules: dict[str, A
     folder = work / f"docstrings-encoder-{backend}"
     modules["encoders"].build_encoder(backend, [documents[i] for i in kept], params["encoder"], folder)
     encoder = modules["encoders"].Encoder(folder)
-    signals = retrieval_signals(modules, encoder, [documents[i] for i in kept], queries)["signals"]
+    found = retrieval_signals(modules, encoder, [documents[i] for i in kept], queries, work)
     answerable = np.arange(len(queries)) % HELD_OUT_EVERY != HELD_OUT_EVERY - 1
     even = np.arange(len(queries)) % 2 == 0
+    # how close a held-out query's best document is, against an answerable query's own document
+    own = np.einsum("ij,ij->i", found["query_vectors"][answerable], found["vectors"])
+    signals = found["signals"]
     return {
         "queries": len(queries),
         "no_answer": int((~answerable).sum()),
+        "median_best_cosine_no_answer": round(float(np.median(signals["dense"][~answerable])), 3),
+        "median_own_cosine_answerable": round(float(np.median(own)), 3),
         "signals": measure_all(signals, answerable, [even], modules["retrieval"]),
     }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, help="use the first N docstring pairs only (a quick run)")
-    parser.add_argument(
-        "--backends", nargs="+", default=BACKENDS, choices=BACKENDS, help="sentence-transformers only if installed"
-    )
-    parser.add_argument("--out", type=Path, help="write abstention.json here")
-    parser.add_argument("--doc", type=Path, help="rewrite the table between <!-- abstention:start/end --> here")
-    args = parser.parse_args()
-
+    args = arguments(__doc__.splitlines()[0], "abstention.json", "abstention")
     results: dict[str, Any] = {}
     pairs = docstring_pairs()[: args.limit]
     with tempfile.TemporaryDirectory(prefix="abstention-signals-") as tmp:
         work = Path(tmp)
-        for backend in args.backends:
-            model = sentence_transformers_model(work) if backend == "sentence-transformers" else None
-            if backend == "sentence-transformers" and model is None:
-                print("  sentence-transformers is not installed: skipped", flush=True)
-                continue
-            project = bake(work, backend)
-            params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
-            if model is not None:
-                params["encoder"]["sentence_transformers"]["model_path"] = str(model)
+        for backend, project, params in baked_backends(work, args.backends):
             modules = project_modules(
                 project, "embeddings", "encoders", "retrieval", "text", "tokens", "vector_index",
                 "stages.split", "stages.train_classifier",
             )  # fmt: skip
-            print(f"  {backend} ...", flush=True)
             results[backend] = {
                 "demo": demo(project, params, backend, modules, work),
                 "docstrings": docstrings(pairs, params, backend, modules, work),
@@ -315,7 +303,9 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"`{backend}`: demo {d['queries']} golden queries, {d['no_answer']} without an answer; "
             f"{d['answerable_not_first']} of the {d['queries'] - d['no_answer']} answerable ones do not get their "
-            f"article first. Docstrings: {s['queries']} queries, {s['no_answer']} of their documents held out."
+            f"article first. Docstrings: {s['queries']} queries, {s['no_answer']} of their documents held out; "
+            f"median cosine of a held-out query to its best document {s['median_best_cosine_no_answer']:.2f}, "
+            f"of an answerable query to its own {s['median_own_cosine_answerable']:.2f}."
         )
     return "\n".join(lines)
 

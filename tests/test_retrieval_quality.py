@@ -57,6 +57,7 @@ def test_abstention_signals_reproduce_the_shipped_rule_and_measure_every_candida
     shipped = demo["signals"]["top"]
     assert (shipped["threshold"], shipped["precision"], shipped["recall"]) == (2.619, 0.4, 0.4)
     assert 0 < demo["answerable_not_first"] < 105
+    assert 0 < held_out["median_best_cosine_no_answer"] <= 1 and 0 < held_out["median_own_cosine_answerable"] <= 1
     names = {"top", "margin", "dense", "bm25", "bm25_attainable", "idf_share", "clarity", "logistic"}
     assert set(demo["signals"]) == names | {"ticket", "label"} and set(held_out["signals"]) == names
     for measured in [*demo["signals"].values(), *held_out["signals"].values()]:
