@@ -55,8 +55,9 @@ chromium:
 		{ echo "chromium is missing and could not be installed: run apt-get install chromium as root"; exit 1; }
 
 ## bench: bake the default project and measure it against the performance targets, then retrieval quality
-## on docstrings, then the drift check's calibration, then the service over HTTP (~60 min on 2 cores); writes
-## docs/benchmarks/ and the tables of docs/benchmarks.md, docs/pipeline.md and docs/drift.md.
+## on docstrings, then the abstention signals, then the drift check's calibration, then the service over HTTP
+## (~70 min on 2 cores); writes docs/benchmarks/ and the tables of docs/benchmarks.md, docs/pipeline.md,
+## docs/evaluation-set.md and docs/drift.md.
 ## BENCH_SIZE=tiny: a 5-minute smoke run that writes nothing
 BENCH_SIZE ?= full
 bench: $(VENV)/.installed
@@ -64,6 +65,8 @@ bench: $(VENV)/.installed
 		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/benchmarks.md)
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/retrieval_quality.py \
 		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/pipeline.md,--limit 300 --backends tfidf-svd)
+	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/abstention_signals.py \
+		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/evaluation-set.md,--limit 300 --backends tfidf-svd)
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/drift_calibration.py \
 		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/drift.md,--fresh 4 --repeats 1)
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/serving.py \

@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,19 @@ def tfidf_baselines(queries: list[str], documents: list[str]) -> dict[str, dict[
     return results
 
 
+def project_modules(project: Path, *names: str) -> dict[str, Any]:
+    """The modules `names` (e.g. "encoders", "stages.split") of the baked `project`'s package, imported from
+    its own `src/` in a fresh module namespace, by name."""
+    package = next(p.name for p in (project / "src").iterdir() if (p / "encoders.py").exists())
+    for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(project / "src"))
+    try:
+        return {name.rsplit(".", 1)[-1]: importlib.import_module(f"{package}.{name}") for name in names}
+    finally:
+        sys.path.remove(str(project / "src"))
+
+
 def project_backend(
     project: Path, params: dict[str, Any], backend: str, queries: list[str], documents: list[str], work: Path
 ) -> dict[str, Any]:
@@ -88,17 +102,8 @@ def project_backend(
 
     The project's package is imported from its own `src/`, in a fresh module namespace per bake.
     """
-    package = next(p.name for p in (project / "src").iterdir() if (p / "encoders.py").exists())
-    for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
-        del sys.modules[name]
-    sys.path.insert(0, str(project / "src"))
-    try:
-        encoders = importlib.import_module(f"{package}.encoders")
-        embeddings = importlib.import_module(f"{package}.embeddings")
-        vector_index = importlib.import_module(f"{package}.vector_index")
-        retrieval = importlib.import_module(f"{package}.retrieval")
-    finally:
-        sys.path.remove(str(project / "src"))
+    modules = project_modules(project, "encoders", "embeddings", "vector_index", "retrieval")
+    encoders, embeddings, vector_index, retrieval = modules.values()
     folder = work / f"encoder-{backend}"
     start = time.perf_counter()
     encoders.build_encoder(backend, documents, params, folder)
@@ -191,15 +196,36 @@ def sentence_transformers_model(work: Path) -> Path | None:
     return model
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str, writes: str, marker: str) -> argparse.Namespace:
+    """The options of the docstring benchmarks: --limit, --backends, --out (`writes` there) and --doc."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--limit", type=int, help="use the first N pairs only (a quick run)")
     parser.add_argument(
         "--backends", nargs="+", default=BACKENDS, choices=BACKENDS, help="sentence-transformers only if installed"
     )
-    parser.add_argument("--out", type=Path, help="write retrieval.json and retrieval.png here")
-    parser.add_argument("--doc", type=Path, help="rewrite the table between <!-- retrieval:start/end --> in this file")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, help=f"write {writes} here")
+    parser.add_argument("--doc", type=Path, help=f"rewrite the table between <!-- {marker}:start/end --> in this file")
+    return parser.parse_args()
+
+
+def baked_backends(work: Path, backends: list[str]) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+    """(backend, project, params) for each of `backends`: the project baked into `work` with that backend, its
+    params.yaml, and for sentence-transformers the installed all-MiniLM-L6-v2 as the model (skipped if missing)."""
+    for backend in backends:
+        model = sentence_transformers_model(work) if backend == "sentence-transformers" else None
+        if backend == "sentence-transformers" and model is None:
+            print("  sentence-transformers is not installed: skipped", flush=True)
+            continue
+        project = bake(work, backend)
+        params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
+        if model is not None:
+            params["encoder"]["sentence_transformers"]["model_path"] = str(model)
+        print(f"  {backend} ...", flush=True)
+        yield backend, project, params
+
+
+def main() -> int:
+    args = arguments(__doc__.splitlines()[0], "retrieval.json and retrieval.png", "retrieval")
 
     with tempfile.TemporaryDirectory(prefix="retrieval-quality-") as tmp:
         work = Path(tmp)
@@ -210,18 +236,10 @@ def main() -> int:
         print(f"{len(pairs)} docstring pairs from {', '.join(PACKAGES)} ({corpus_s:.1f} s)", flush=True)
         results: dict[str, Any] = {"pairs": len(pairs), "baselines": tfidf_baselines(queries, documents)}
         results["backends"] = {}
-        for backend in args.backends:
-            if backend == "sentence-transformers":
-                model = sentence_transformers_model(work)
-                if model is None:
-                    print("  sentence-transformers is not installed: skipped", flush=True)
-                    continue
-            project = bake(work, backend)
-            params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))["encoder"]
-            if backend == "sentence-transformers":
-                params["sentence_transformers"] = {**params["sentence_transformers"], "model_path": str(model)}
-            print(f"  {backend} ...", flush=True)
-            results["backends"][backend] = project_backend(project, params, backend, queries, documents, work)
+        for backend, project, params in baked_backends(work, args.backends):
+            results["backends"][backend] = project_backend(
+                project, params["encoder"], backend, queries, documents, work
+            )
     print_table(results)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
