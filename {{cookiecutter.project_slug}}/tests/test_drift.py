@@ -1,5 +1,7 @@
 import pandas as pd
 import pytest
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.pipeline import make_pipeline
 
 from {{ cookiecutter.package_name }}.params import load_params
 from {{ cookiecutter.package_name }}.runner import StageError
@@ -73,3 +75,8 @@ def test_a_hashing_classifier_knows_the_words_of_its_training_tickets(texts, lab
     assert vocabulary.unknown(["zebra"]) == 1 and vocabulary.unknown(["twice"]) == 0
     assert oov_rate(["Charged TWICE", "zebra quokka"], vocabulary, tokenize) == 0.5
     assert oov_rate(["!!"], vocabulary, tokenize) == 0.0  # no words at all
+
+
+def test_a_hashing_classifier_without_idf_is_refused_in_one_line():
+    with pytest.raises(StageError, match=r"classifier.skops hashes words but has no IDF \(idf_\)"):
+        vocabulary_of(make_pipeline(HashingVectorizer()))

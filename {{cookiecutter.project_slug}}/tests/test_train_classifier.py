@@ -142,6 +142,13 @@ def test_a_missing_column_is_refused_in_one_line(tmp_path):
         next(read_csv_chunks(path, ["text", "label"], 10))
 
 
+def test_a_file_that_is_not_csv_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_bytes(b"text,label\n\xff\xfe broken,billing\n")
+    with pytest.raises(StageError, match=r"train.csv cannot be read as a CSV file: .*utf-8"):
+        list(read_csv_chunks(path, ["text", "label"], 10))
+
+
 def test_train_picks_the_kind_from_params(tmp_path, train_set):
     path = tmp_path / "train.csv"
     train_set.to_csv(path, index=False)
