@@ -75,6 +75,8 @@ bench: $(VENV)/.installed
 		$(if $(filter full,$(BENCH_SIZE)),--kb-articles 100000 --out docs/benchmarks --doc docs/benchmarks.md,--kb-articles 2000 --requests 50 --seconds 2)
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/rollout.py \
 		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/rollout.md,--requests 50 --seconds 2)
+	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/streaming.py --size $(BENCH_SIZE) \
+		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/scaling-out.md)
 
 ## mutation: bake the default project and run its `make mutation`: mutmut over its src/ with its own tests; prints
 ## the score per module against the targets and the survivors in the decision modules (slow: see docs/testing.md).

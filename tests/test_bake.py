@@ -127,6 +127,7 @@ COMMON_FILES = {
             "test_slices",
             "test_split",
             "test_tokens",
+            "test_train_classifier",
             "test_validate",
             "test_vector_index",
         )

@@ -1,10 +1,20 @@
 import pandas as pd
 import pytest
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.pipeline import make_pipeline
 
 from {{ cookiecutter.package_name }}.params import load_params
 from {{ cookiecutter.package_name }}.runner import StageError
-from {{ cookiecutter.package_name }}.stages.drift import chi2_check, markdown_summary, read_batch, svg_bars
+from {{ cookiecutter.package_name }}.stages.drift import (
+    chi2_check,
+    markdown_summary,
+    oov_rate,
+    read_batch,
+    svg_bars,
+    vocabulary_of,
+)
 from {{ cookiecutter.package_name }}.stages.sample_incoming import SHIFTS, generate_incoming
+from {{ cookiecutter.package_name }}.stages.train_classifier import fit_streaming
 
 
 @pytest.fixture
@@ -54,3 +64,19 @@ def test_reports_escape_text_from_the_data():
     }
     summary = markdown_summary(metrics)
     assert "a&#124;b&#96;c" in summary and "| drift |" in summary
+
+
+def test_a_hashing_classifier_knows_the_words_of_its_training_tickets(texts, labels):
+    settings = {**load_params()["classifier"]["sgd_streaming"], "n_features": 2**16, "epochs": 1}
+    tickets = pd.DataFrame({"text": texts, "label": labels})
+    classifier, _ = fit_streaming(lambda: iter([tickets]), settings)  # classifier.kind: sgd_streaming
+    vocabulary, tokenize = vocabulary_of(classifier)
+    assert vocabulary.unknown(["charged", "refund", "zebra", "zebra", "quokka", "charged"]) == 3
+    assert vocabulary.unknown(["zebra"]) == 1 and vocabulary.unknown(["twice"]) == 0
+    assert oov_rate(["Charged TWICE", "zebra quokka"], vocabulary, tokenize) == 0.5
+    assert oov_rate(["!!"], vocabulary, tokenize) == 0.0  # no words at all
+
+
+def test_a_hashing_classifier_without_idf_is_refused_in_one_line():
+    with pytest.raises(StageError, match=r"classifier.skops hashes words but has no IDF \(idf_\)"):
+        vocabulary_of(make_pipeline(HashingVectorizer()))

@@ -48,6 +48,18 @@ BAD = [
     (["gate", "thresholds", "classification", "accuracy"], math.inf, "the floor of classification.accuracy"),
     (["gate", "regression", "retrieval.mrr", "direction"], "up", "gate.regression.retrieval.mrr.direction must be"),
     (["max_features"], 3, "max_features is not a known key of the top level"),
+    (["classifier", "kind"], "svm", "classifier.kind must be one of 'logistic', 'sgd_streaming', got 'svm'"),
+    (
+        ["classifier", "sgd_streaming", "n_features"],
+        1000000,
+        "classifier.sgd_streaming.n_features: must be a power of two, e.g. 262144 (2**18) or 1048576 (2**20), "
+        "got 1000000",
+    ),
+    (["classifier", "sgd_streaming", "n_features"], 8, "classifier.sgd_streaming.n_features must be an integer ≥ 16"),
+    (["classifier", "sgd_streaming", "chunk_size"], 0, "classifier.sgd_streaming.chunk_size must be an integer ≥ 1"),
+    (["classifier", "sgd_streaming", "alpha"], 0.0, "classifier.sgd_streaming.alpha must be a number > 0, got 0.0"),
+    (["classifier", "sgd_streaming", "ngram_range"], [3, 1], "classifier.sgd_streaming.ngram_range: the smallest n"),
+    (["classifier", "sgd_streaming"], ..., "classifier.sgd_streaming is missing: it must be a mapping with the keys"),
 ]
 
 
@@ -63,6 +75,16 @@ def test_a_bad_value_is_refused_with_one_line_naming_its_key(shipped, path, valu
 def test_the_shipped_params_and_your_own_expectation_values_are_accepted(shipped):
     check(shipped, Params)
     check(with_value(shipped, ["validate", "tickets", "customer_tiers"], ["free", "pro"]), Params)
+
+
+@pytest.mark.parametrize(("n_features", "accepted"), [(2**4, True), (2**28, True), (2**29, False), (3 * 2**10, False)])
+def test_hashed_columns_are_a_power_of_two_within_bounds(shipped, n_features, accepted):
+    tree = with_value(shipped, ["classifier", "sgd_streaming", "n_features"], n_features)
+    if accepted:
+        assert check(tree, Params).classifier.sgd_streaming.n_features == n_features
+    else:
+        with pytest.raises(ParamsError, match="classifier.sgd_streaming.n_features"):
+            check(tree, Params)
 
 
 def test_a_file_that_is_not_yaml_is_refused_with_its_line(tmp_path):

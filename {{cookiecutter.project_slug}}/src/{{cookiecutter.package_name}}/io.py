@@ -87,6 +87,28 @@ def read_csv(path: str | os.PathLike, **kwargs: Any) -> pd.DataFrame:
         raise StageError(f"{path} cannot be read as a CSV file: {reason}") from None
 
 
+def read_csv_chunks(path: str | os.PathLike, columns: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:
+    """The `columns` of a CSV, `chunk_size` rows at a time in file order, as text: the file is never read whole.
+
+    Every column is read as text, so a chunk whose texts all look like numbers
+    reads the same as any other. A missing column or a file that is not CSV
+    raises a `StageError` that names the file.
+    """
+    import pandas as pd
+
+    options = {"keep_default_na": False, "na_values": [""], "dtype": dict.fromkeys(columns, str)}
+    try:
+        found = pd.read_csv(path, nrows=0).columns
+        missing = [column for column in columns if column not in found]
+        if missing:
+            raise StageError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(map(str, found))})")
+        with pd.read_csv(path, usecols=columns, chunksize=chunk_size, **options) as reader:
+            yield from reader
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        reason = " ".join(str(err).split())
+        raise StageError(f"{path} cannot be read as a CSV file: {reason}") from None
+
+
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write a CSV without the index and with Unix newlines, atomically."""
     with atomic_path(path) as tmp:

@@ -167,7 +167,30 @@ def ngram_range(value: list[int]) -> list[int]:
 NgramRange = Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
 
 
+def power_of_two(value: int) -> int:
+    if value & (value - 1):
+        raise ValueError(f"must be a power of two, e.g. 262144 (2**18) or 1048576 (2**20), got {value}")
+    return value
+
+
+class SgdStreamingParams(Section):
+    """`classifier.sgd_streaming`: hashed TF-IDF and SGD trained chunk by chunk, for a split larger than memory."""
+
+    n_features: Annotated[int, Field(ge=2**4, le=2**28), AfterValidator(power_of_two)]
+    ngram_range: NgramRange
+    sublinear_tf: bool
+    chunk_size: PositiveInt
+    epochs: PositiveInt
+    alpha: Annotated[float, Field(gt=0)]
+    class_weight: Literal["balanced"] | None
+    shuffle: bool
+    seed: Seed
+
+    _ngrams = field_validator("ngram_range")(ngram_range)
+
+
 class ClassifierParams(Section):
+    kind: Literal["logistic", "sgd_streaming"]
     ngram_range: NgramRange
     min_df: MinDf
     max_features: PositiveInt | None
@@ -176,6 +199,7 @@ class ClassifierParams(Section):
     class_weight: Literal["balanced"] | None
     max_iter: PositiveInt
     seed: Seed
+    sgd_streaming: SgdStreamingParams
 
     _ngrams = field_validator("ngram_range")(ngram_range)
 

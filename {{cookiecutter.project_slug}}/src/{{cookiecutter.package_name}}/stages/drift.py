@@ -11,7 +11,8 @@ and its verdict:
 
 - `text_length`: length of the texts against the training tickets (KS test);
 - `out_of_vocabulary`: share of words the classifier's TF-IDF vocabulary does
-  not know, against the test split's share plus `oov.max_increase`;
+  not know (with `classifier.kind: sgd_streaming`, whose hashed column no
+  training ticket had), against the test split's share plus `oov.max_increase`;
 - `far_from_training`: share of tickets whose most similar training ticket (cosine
   in the production encoder's space) is below a cutoff, the `far.quantile` of
   the same similarity for test tickets; a binomial test against that quantile;
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import html
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sklearn.base import clone
+from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.metrics import accuracy_score, f1_score
 
 from ..encoders import Encoder
@@ -79,7 +83,7 @@ class Reference:
     train: pd.DataFrame
     test: pd.DataFrame
     classes: list[str]
-    vocabulary: set[str]
+    vocabulary: set[str] | HashedVocabulary
     tokenize: Any
     train_vectors: np.ndarray
     test_nearest: np.ndarray
@@ -118,21 +122,56 @@ def read_batch(path: Path) -> pd.DataFrame:
     return batch
 
 
-def vocabulary_of(classifier) -> tuple[set[str], Any]:
+def vocabulary_of(classifier) -> tuple[set[str] | HashedVocabulary, Any]:
     """The words the classifier's TF-IDF step knows, and how it splits a text into words."""
     steps = [step for _, step in getattr(classifier, "steps", [])] or [classifier]
-    vectorizer = next((step for step in steps if hasattr(step, "vocabulary_")), None)
+    vectorizer = next(
+        (step for step in steps if hasattr(step, "vocabulary_") or isinstance(step, HashingVectorizer)), None
+    )
     if vectorizer is None:
         raise StageError(f"{CLASSIFIER_FILE} has no text vectorizer with a vocabulary (vocabulary_)")
     preprocess, tokenize = vectorizer.build_preprocessor(), vectorizer.build_tokenizer()
+    if isinstance(vectorizer, HashingVectorizer):  # classifier.kind: sgd_streaming
+        idf = next((step.idf_ for step in steps if hasattr(step, "idf_")), None)
+        if idf is None:
+            raise StageError(f"{CLASSIFIER_FILE} hashes words but has no IDF (idf_) saying which columns it saw")
+        return HashedVocabulary(vectorizer, idf), lambda text: tokenize(preprocess(text))
     words = {term for term in vectorizer.vocabulary_ if " " not in term}  # unigrams; n-grams are joined by spaces
     return words, lambda text: tokenize(preprocess(text))
 
 
-def oov_rate(texts: list[str], vocabulary: set[str], tokenize) -> float:
+class HashedVocabulary:
+    """The words a hashing classifier (`classifier.kind: sgd_streaming`) saw in training.
+
+    It keeps no words, only each column's IDF: a column no training ticket had
+    has the largest IDF. A word is known when its column has a smaller one; a
+    new word that shares a column with a known term (a hash collision) also
+    counts as known, so the share of unknown words is a slight undercount.
+    """
+
+    def __init__(self, hashing: HashingVectorizer, idf: np.ndarray):
+        # Each word is hashed as a document of its own: the training settings, unigrams only.
+        self.columns = clone(hashing).set_params(ngram_range=(1, 1))
+        self.seen = np.asarray(idf) < np.max(idf)
+
+    def unknown(self, words: list[str]) -> int:
+        """How many of `words` (repeats counted) are unknown, each distinct word hashed once."""
+        counts = Counter(words)
+        hashed = self.columns.transform(list(counts))
+        rows = np.repeat(np.arange(len(counts)), np.diff(hashed.indptr))
+        seen = np.zeros(len(counts), dtype=bool)
+        seen[rows] = self.seen[hashed.indices]
+        return int(np.asarray(list(counts.values()))[~seen].sum())
+
+
+def oov_rate(texts: list[str], vocabulary: set[str] | HashedVocabulary, tokenize) -> float:
     """Share of all words in `texts` that are not in `vocabulary`."""
     words = [word for text in texts for word in tokenize(text)]
-    return sum(word not in vocabulary for word in words) / len(words) if words else 0.0
+    if not words:
+        return 0.0
+    if isinstance(vocabulary, HashedVocabulary):
+        return vocabulary.unknown(words) / len(words)
+    return sum(word not in vocabulary for word in words) / len(words)
 
 
 def nearest_similarity(vectors: np.ndarray, reference: np.ndarray, chunk: int = 1024) -> np.ndarray:
