@@ -1,3 +1,4 @@
+import io
 import json
 import shutil
 from pathlib import Path
@@ -9,12 +10,13 @@ from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score
 
 from {{ cookiecutter.package_name }}.encoders import Encoder, build_encoder
+from {{ cookiecutter.package_name }}.io import read_csv
 from {{ cookiecutter.package_name }}.params import load_params
 from {{ cookiecutter.package_name }}.runner import StageError
-from {{ cookiecutter.package_name }}.stages import drift
+from {{ cookiecutter.package_name }}.stages import drift, sample_incoming
 from {{ cookiecutter.package_name }}.stages.drift import chi2_check, markdown_summary, read_batch, svg_bars
 from {{ cookiecutter.package_name }}.stages.sample_data import generate_tickets
-from {{ cookiecutter.package_name }}.stages.sample_incoming import SHIFTS, generate_incoming
+from {{ cookiecutter.package_name }}.stages.sample_incoming import SHIFTS, VOCABULARY, generate_incoming
 from {{ cookiecutter.package_name }}.stages.train_classifier import build_classifier
 
 
@@ -524,3 +526,75 @@ def test_the_stage_checks_the_batch_against_the_production_models(world, tmp_pat
         "\ndrift: no drift (30 tickets checked). Report: reports/drift/index.html\n"
     )
     assert drift.main(["--verdict"]) == 0
+
+
+# ----------------------------------------------------------------------------- make incoming: the shifted batches
+@pytest.mark.parametrize("kind", [s for s in SHIFTS if s != "none"])
+def test_a_shift_changes_exactly_its_share_of_rows_in_its_own_way(settings, kind):
+    base = generate_incoming({**settings, "shift": "none", "n_tickets": 50}, 0.04)
+    shifted = generate_incoming({**settings, "shift": kind, "share": 0.2, "n_tickets": 50}, 0.04)
+    changed = (base != shifted).any(axis=1)
+    assert changed.sum() == 10  # round(0.2 * 50)
+    new, old = shifted[changed], base[changed]
+    same = ["id", "created_at", "customer_tier"]
+    assert new[same].equals(old[same]) and shifted[~changed].equals(base[~changed])
+    if kind == "new_topic":
+        assert set(new["label"]) <= {t["label"] for t in VOCABULARY["new_topic"]} and (new["text"] != old["text"]).all()
+    elif kind == "label_mix":
+        assert (new["label"] == VOCABULARY["label_mix"]["label"]).all()
+    elif kind == "longer_texts":
+        assert (new["label"] == old["label"]).all()
+        assert all(
+            n.startswith(o + "\n\n") and n.count("\n\n") == 2 for n, o in zip(new["text"], old["text"], strict=True)
+        )
+    elif kind == "new_channel":
+        assert set(new["channel"]) <= set(VOCABULARY["new_channel"]) and (new["text"] == old["text"]).all()
+    else:
+        assert set(new["language"]) <= {"es", "de"} and (new["label"] == old["label"]).all()
+        assert (new["text"] != old["text"]).all() and (base["language"] == "en").all()
+
+
+def test_a_share_outside_0_to_1_is_refused_and_its_ends_are_allowed(settings):
+    base = generate_incoming({**settings, "n_tickets": 20, "shift": "none"}, 0.0)
+    for share, changed in ((0.0, 0), (1.0, 20)):
+        shifted = generate_incoming({**settings, "n_tickets": 20, "shift": "new_channel", "share": share}, 0.0)
+        assert (base["channel"] != shifted["channel"]).sum() == changed
+    for share in (-0.1, 1.1):
+        with pytest.raises(ValueError, match=f"^data.incoming.share must be between 0 and 1, got {share}$"):
+            generate_incoming({**settings, "shift": "label_mix", "share": share}, 0.04)
+    with pytest.raises(ValueError, match=r"^data.incoming.shift must be one of none, new_topic, .*, not 'x'$"):
+        generate_incoming({**settings, "shift": "x"}, 0.04)
+
+
+def test_make_incoming_writes_the_batch_the_options_describe(tmp_path, monkeypatch, capsys):
+    params = load_params()
+    shutil.copy("params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    assert sample_incoming.main([]) == 0
+    expected = generate_incoming(params["data"]["incoming"], params["data"]["label_noise"])
+    assert read_csv("data/incoming/tickets.csv").equals(read_csv_text(expected))
+    shift = params["data"]["incoming"]["shift"]
+    n = params["data"]["incoming"]["n_tickets"]
+    assert (
+        capsys.readouterr().out == f"sample_incoming: wrote {n} tickets (shift: {shift}) to data/incoming/tickets.csv\n"
+    )
+    argv = ["--shift", "label_mix", "--share", "0.5", "--seed", "3", "--n-tickets", "12", "--out", "b.csv"]
+    assert sample_incoming.main(argv) == 0
+    settings = {**params["data"]["incoming"], "shift": "label_mix", "share": 0.5, "seed": 3, "n_tickets": 12}
+    assert read_csv("b.csv").equals(read_csv_text(generate_incoming(settings, params["data"]["label_noise"])))
+    assert capsys.readouterr().out == "sample_incoming: wrote 12 tickets (shift: label_mix) to b.csv\n"
+    assert read_csv("b.csv")["id"].iloc[0] == "B3-000001"
+    with pytest.raises(SystemExit):
+        sample_incoming.parse_args(["--shift", "sideways"])
+    assert vars(sample_incoming.parse_args([])) == {
+        "shift": None,
+        "share": None,
+        "seed": None,
+        "n_tickets": None,
+        "out": Path("data/incoming/tickets.csv"),
+    }
+
+
+def read_csv_text(frame):
+    """`frame` as it reads back from a CSV file."""
+    return pd.read_csv(io.StringIO(frame.to_csv(index=False)), dtype={"id": str}, keep_default_na=False, na_values=[""])

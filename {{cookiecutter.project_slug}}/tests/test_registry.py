@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }} import registry as reg
+from {{ cookiecutter.package_name }}.modelset import file_hashes, install
 from {{ cookiecutter.package_name }}.registry import (
     ARTIFACT,
     RegistryError,
@@ -328,3 +329,26 @@ def test_the_commands_options_and_their_defaults():
     for bad in (["assign", "v1.0.0", "dev"], ["fetch", "prod"], ["register", "--bump", "huge"], []):
         with pytest.raises(SystemExit):
             reg.parse_args(bad)
+
+
+def test_register_refuses_a_workspace_that_is_not_what_head_records(repo, capsys):
+    assert run(capsys, "register")[2] == (
+        "registry: models/production/manifest.json not found: models/production is not a promoted model set"
+        " (run `dvc repro`)\n"
+    )
+    candidate = Path("models/candidate")
+    (candidate / "encoder").mkdir(parents=True)
+    (candidate / "classifier.skops").write_bytes(b"classifier")
+    (candidate / "encoder" / "vectors.npy").write_bytes(b"encoder")
+    install(candidate, reg.PRODUCTION, file_hashes(candidate))
+    Path("params.yaml").write_text("index: {}\n")
+    assert run(capsys, "register") == (
+        1,
+        "",
+        "registry: dvc.lock, dvc.yaml or params.yaml has uncommitted changes: commit them first\n",
+    )
+    subprocess.run(["git", "add", "params.yaml"], check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "params"], check=True)
+    code, _, err = run(capsys, "register")  # the real `dvc status`, outside a DVC repository
+    assert code == 1 and err.startswith("registry: dvc status failed: ") and err.count("\n") == 1
+    assert [tag.name for tag in read_tags()] == [f"{ARTIFACT}@v1.0.0", f"{ARTIFACT}@v1.1.0"]  # nothing registered

@@ -11,7 +11,7 @@ from {{ cookiecutter.package_name }}.encoders import Encoder, build_encoder
 from {{ cookiecutter.package_name }}.models import load_model, save_model
 from {{ cookiecutter.package_name }}.modelset import file_hashes, install, part_version
 from {{ cookiecutter.package_name }}.params import load_params
-from {{ cookiecutter.package_name }}.serve import LIMITS, app
+from {{ cookiecutter.package_name }}.serve import LIMITS, app, main, one_line
 from {{ cookiecutter.package_name }}.stages.index import save_index
 from {{ cookiecutter.package_name }}.stages.train_classifier import build_classifier
 from {{ cookiecutter.package_name }}.vector_index import build_index
@@ -228,3 +228,18 @@ def test_search_answers_no_answer_below_the_index_threshold(served):
         "model_version": manifest["version"],
         "served_by": "production",
     }
+
+
+def test_check_says_whether_the_service_could_start(served, tmp_path, monkeypatch, capsys):
+    _, _, manifest = served
+    assert main(["--check"]) == 0
+    assert capsys.readouterr() == (f"serve: ready: model set {manifest['version']}, 3 articles (exact)\n", "")
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "nothing"))
+    assert main(["--check"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("serve: not ready: ") and err.count("\n") == 1 and "nothing" in err
+
+
+def test_one_line_keeps_the_first_line_or_names_the_error():
+    assert one_line(ValueError("first\nsecond")) == "first"
+    assert one_line(ValueError("  \n")) == "ValueError"

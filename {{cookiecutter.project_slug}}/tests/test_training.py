@@ -1,5 +1,6 @@
 """The stages between validation and evaluation (train_classifier, train_encoder, embed, index), run as
-`dvc repro` runs them, in a tiny project: what each writes and says, recomputed from the same inputs."""
+`dvc repro` runs them, in a tiny project: what each writes and says, recomputed from the same inputs; and
+`make tune-abstention`, which sets the index's threshold from evaluate's cases."""
 
 import json
 import shutil
@@ -8,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from {{ cookiecutter.package_name }} import abstention
+from {{ cookiecutter.package_name }}.abstention import set_threshold
 from {{ cookiecutter.package_name }}.encoders import Encoder, build_encoder
 from {{ cookiecutter.package_name }}.io import read_csr, read_csv, read_json, read_lines, write_csv
 from {{ cookiecutter.package_name }}.models import load_model
 from {{ cookiecutter.package_name }}.modelset import file_hashes, part_version
 from {{ cookiecutter.package_name }}.params import load_params
-from {{ cookiecutter.package_name }}.retrieval import abstention_metrics, answered
+from {{ cookiecutter.package_name }}.retrieval import abstention_metrics, answered, tune_abstention
 from {{ cookiecutter.package_name }}.runner import StageError
 from {{ cookiecutter.package_name }}.stages import embed, index, train_classifier, train_encoder
 from {{ cookiecutter.package_name }}.stages.sample_data import generate_kb, generate_queries, generate_tickets
@@ -187,3 +190,53 @@ def test_query_latency_times_every_query_once_per_repeat():
     dense = CountingIndex(build_index("exact", ["a", "b", "c", "d"], vectors, {}, None))
     index.query_latency_ms(dense, vectors[:2], None, 1, 1.0, repeats=1)
     assert [call[2] for call in dense.calls] == [None, None]
+
+
+# ----------------------------------------------------------------------------- make tune-abstention, after evaluate
+CASES = "query,expected,rank,top,answered,score\n"
+
+
+def test_tune_abstention_writes_the_best_threshold_into_params(project, capsys):
+    Path("metrics/evaluate/cases").mkdir(parents=True)
+    Path(abstention.CASES).write_text(
+        CASES + "q1,KB1,1,KB1,1,4.0\nq2,KB2,1,KB2,1,2.5\nq3,,0,KB3,1,0.5\nq4,,0,KB1,1,1.5\nq5,KB3,2,KB1,1,1.0\n"
+    )
+    before = Path("params.yaml").read_text()
+    assert abstention.main() == 0
+    scores, answerable = np.array([4.0, 2.5, 0.5, 1.5, 1.0]), [True, True, False, False, True]
+    threshold = tune_abstention(scores, answerable)
+    measured = abstention_metrics(answered(scores, threshold), answerable)
+    assert capsys.readouterr().out == (
+        f"tune-abstention: index.abstain_below = {threshold:.4f} in params.yaml (on 5 golden queries, 2 without an"
+        f" answer: abstention precision {measured['precision']:.3f}, recall {measured['recall']:.3f})."
+        " Run `dvc repro` to measure it.\n"
+    )
+    assert threshold == 2.0 and measured == {"precision": 2 / 3, "recall": 1.0}
+    assert Path("params.yaml").read_text() == set_threshold(before, threshold)
+    assert load_params()["index"]["abstain_below"] == 2.0
+
+
+@pytest.mark.parametrize(
+    ("cases", "message"),
+    [
+        (None, "metrics/evaluate/cases/queries.csv not found: run `dvc repro` first, so evaluate scores the golden"),
+        ("query,expected,rank\nq1,KB1,1\n", "metrics/evaluate/cases/queries.csv has no score column: run `dvc repro`"),
+        (CASES + "q1,KB1,1,KB1,1,4.0\n", "no golden query is without an answer: add questions the KB cannot answer"),
+    ],
+    ids=["no-cases", "no-score", "all-answerable"],
+)
+def test_tune_abstention_refuses_without_what_it_needs(project, capsys, cases, message):
+    if cases is not None:
+        Path("metrics/evaluate/cases").mkdir(parents=True)
+        Path(abstention.CASES).write_text(cases)
+    before = Path("params.yaml").read_text()
+    assert abstention.main() == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"tune-abstention: {message}") and err.count("\n") == 1
+    assert Path("params.yaml").read_text() == before
+
+
+def test_tune_abstention_checks_params_before_anything(project, capsys):
+    Path("params.yaml").write_text(Path("params.yaml").read_text().replace("latency_repeats: 2", "latency_repeats: x"))
+    with pytest.raises(StageError, match="^params.yaml: index.latency_repeats must be an integer"):
+        abstention.tune()
