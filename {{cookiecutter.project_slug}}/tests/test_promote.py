@@ -1,9 +1,6 @@
 import json
 import math
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -362,18 +359,3 @@ def test_check_reports_small_slices_as_the_run_did(stage_dir, capsys):
     assert "not gated, 3 cases < evaluate.min_support" in err
     assert promote.main(["--check"]) == 1
     assert capsys.readouterr().err.splitlines()[1:] == err.splitlines()[1:]
-
-
-def test_a_promotion_killed_half_way_leaves_production_whole_and_the_next_run_finishes_it(stage_dir, capsys):
-    production = model_set(stage_dir / "models" / "production", classifier=b"old")
-    before = file_hashes(production)
-    source = Path(promote.__file__).parents[2]  # the code beside these tests
-    env = {**os.environ, "PYTHONPATH": str(source), promote.STOP_AFTER_ENV: "2"}
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.stages.promote"]
-    killed = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    assert killed.returncode == 137
-    assert killed.stderr.splitlines()[-1] == "promote: stopped after step 2 (copied classifier.skops)"
-    assert file_hashes(production) == before and (stage_dir / "models" / "production.next").is_dir()
-    assert promote.main([]) == 0
-    assert capsys.readouterr().out.startswith("promote: removed what an interrupted switch of models/production left")
-    assert verify(production)["files"] == file_hashes(stage_dir / "models" / "candidate")
