@@ -138,6 +138,7 @@ def test_search_overlap_is_checked_on_shadow_searches():
     assert comparison.search_overlap == pytest.approx(0.8) and len(comparison.overlaps) == 10
     assert decide(comparison, RULES)[0] == PROMOTE
     assert decide(comparison, {**RULES, "min_search_overlap": 0.81})[0] == ROLL_BACK
+    assert decide(comparison, {**RULES, "min_search_overlap": comparison.search_overlap})[0] == PROMOTE  # inclusive
 
 
 def test_only_the_newest_versions_are_judged_after_a_reload():
