@@ -352,3 +352,48 @@ def test_register_refuses_a_workspace_that_is_not_what_head_records(repo, capsys
     code, _, err = run(capsys, "register")  # the real `dvc status`, outside a DVC repository
     assert code == 1 and err.startswith("registry: dvc status failed: ") and err.count("\n") == 1
     assert [tag.name for tag in read_tags()] == [f"{ARTIFACT}@v1.0.0", f"{ARTIFACT}@v1.1.0"]  # nothing registered
+
+
+HELP = {
+    (): [
+        "usage: python -m {{ cookiecutter.package_name }}.registry [-h] {register,assign,deprecate,rollback,show,which,fetch} ...",
+        "Versions and stages of the model set (model-set) in GTO-format git tags.",
+        "register register HEAD's production model set as a version",
+        "assign assign a version to a stage (prod: after staging)",
+        "deprecate remove a version from a stage, or deregister it",
+        "rollback put a stage back on its previous version",
+        "show versions and stages",
+        "which print the version (or commit) in a stage",
+        "fetch download a version's model set and index into a folder, checked",
+    ],
+    ("register",): [
+        "usage: python -m {{ cookiecutter.package_name }}.registry register [-h] [--push] [--version VERSION] "
+        "[--bump {major,minor,patch}] [--message MESSAGE]",
+        "--push push the tags to origin",
+        "--version VERSION e.g. v1.2.0; default: the latest version bumped by --bump",
+        "--message MESSAGE a note added to the tag's message",
+    ],
+    ("assign",): ["usage: python -m {{ cookiecutter.package_name }}.registry assign [-h] [--push] version {staging,prod}"],
+    ("deprecate",): ["usage: python -m {{ cookiecutter.package_name }}.registry deprecate [-h] [--push] version [{staging,prod}]"],
+    ("rollback",): ["usage: python -m {{ cookiecutter.package_name }}.registry rollback [-h] [--push] [{staging,prod}]"],
+    ("show",): ["usage: python -m {{ cookiecutter.package_name }}.registry show [-h] [--json]", "--json"],
+    ("which",): [
+        "usage: python -m {{ cookiecutter.package_name }}.registry which [-h] [--commit] {staging,prod}",
+        "--commit print the version's commit instead",
+    ],
+    ("fetch",): [
+        "usage: python -m {{ cookiecutter.package_name }}.registry fetch [-h] --out OUT [--remote REMOTE] ref",
+        "ref a version (v1.2.0) or a stage (staging, prod)",
+        "--remote REMOTE DVC remote name; default: the project's default remote",
+    ],
+}
+
+
+@pytest.mark.parametrize("command", list(HELP), ids=lambda c: c[0] if c else "registry")
+def test_the_help_of_each_command_says_what_it_does(command, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option, as written
+    with pytest.raises(SystemExit) as done:
+        reg.parse_args([*command, "--help"])
+    assert done.value.code == 0
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert [line for line in HELP[command] if line not in lines] == []
