@@ -48,6 +48,12 @@ BAD = [
     (["gate", "thresholds", "classification", "accuracy"], math.inf, "the floor of classification.accuracy"),
     (["gate", "regression", "retrieval.mrr", "direction"], "up", "gate.regression.retrieval.mrr.direction must be"),
     (["max_features"], 3, "max_features is not a known key of the top level"),
+    # a long value is cut to 80 characters
+    (
+        ["classifier", "class_weight"],
+        "x" * 100,
+        "classifier.class_weight must be 'balanced' or empty, got '" + "x" * 76 + "...",
+    ),
 ]
 
 
