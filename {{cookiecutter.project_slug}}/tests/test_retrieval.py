@@ -108,3 +108,13 @@ def test_the_abstention_curve_rounds_thresholds_and_counts_each_unanswerable_que
         {"threshold": 1.0, "precision": 0.0, "recall": 0.0},
         {"threshold": 3.0, "precision": 1.0, "recall": 1.0},
     ]
+
+
+def test_top_k_with_nan_and_many_ties_keeps_index_order():
+    scores = np.array([1.0, np.nan, 0.5, 1.0, 0.5] * 8)  # 40 scores: beyond the sizes a plain sort keeps in order
+    k = len(scores) - 3  # past the NaN scores: the full sort places them last
+    assert top_k(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()
+
+
+def test_the_abstention_curve_has_50_points_by_default():
+    assert len(abstention_curve(np.arange(50.0), [False] + [True] * 49)) == 50
