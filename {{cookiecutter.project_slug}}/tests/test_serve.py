@@ -12,7 +12,7 @@ from {{ cookiecutter.package_name }}.encoders import Encoder, build_encoder
 from {{ cookiecutter.package_name }}.models import load_model, save_model
 from {{ cookiecutter.package_name }}.modelset import file_hashes, install, part_version
 from {{ cookiecutter.package_name }}.params import load_params
-from {{ cookiecutter.package_name }}.serve import LIMITS, app, main, one_line
+from {{ cookiecutter.package_name }}.serve import LIMITS, LOG, app, main, one_line
 from {{ cookiecutter.package_name }}.stages.index import save_index
 from {{ cookiecutter.package_name }}.stages.train_classifier import build_classifier
 from {{ cookiecutter.package_name }}.vector_index import build_index
@@ -246,10 +246,21 @@ def test_one_line_keeps_the_first_line_or_names_the_error():
     assert one_line(ValueError("  \n")) == "ValueError"
 
 
-def test_each_request_is_one_json_log_line_with_its_id(served, monkeypatch, caplog):
+@pytest.fixture
+def request_log(caplog, monkeypatch):
+    """The service's log records. Its logger does not propagate once the service has started in this process
+    (it has its own handler), so the capture handler is attached to it directly."""
+    caplog.set_level(logging.INFO, logger=LOG.name)
+    monkeypatch.setattr(LOG, "propagate", False)
+    LOG.addHandler(caplog.handler)
+    yield caplog
+    LOG.removeHandler(caplog.handler)
+
+
+def test_each_request_is_one_json_log_line_with_its_id(served, monkeypatch, request_log):
     _, _, manifest = served
+    caplog = request_log
     monkeypatch.setenv("GIT_COMMIT", "0123abc")
-    caplog.set_level(logging.INFO, logger="{{ cookiecutter.package_name }}.serve")
     with TestClient(app) as client:
         assert client.get("/version").json()["git_commit"] == "0123abc"
         caplog.clear()
@@ -274,9 +285,9 @@ def test_each_request_is_one_json_log_line_with_its_id(served, monkeypatch, capl
 
 
 @pytest.mark.parametrize(("value", "logged"), [("1", True), ("TRUE", True), ("yes", True), ("no", False)])
-def test_ticket_text_is_logged_only_when_asked(served, monkeypatch, caplog, value, logged):
+def test_ticket_text_is_logged_only_when_asked(served, monkeypatch, request_log, value, logged):
     monkeypatch.setenv("LOG_REQUEST_TEXT", value)
-    caplog.set_level(logging.INFO, logger="{{ cookiecutter.package_name }}.serve")
+    caplog = request_log
     with TestClient(app) as client:
         caplog.clear()
         client.post("/predict", json={"text": "my card was charged twice"})
