@@ -3,6 +3,7 @@
 `make tune-abstention`, which sets the index's threshold from evaluate's cases."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -31,6 +32,9 @@ TERMS = "data/embeddings/terms"
 def project(tmp_path, monkeypatch):
     """Validated data and a training split, as the stages before these leave them; params with a small encoder."""
     text = PARAMS.read_text(encoding="utf-8").replace("n_components: 128", "n_components: 6")
+    # the stages' logic, whatever backends the project was made with: a small TF-IDF encoder, an exact index
+    text = re.sub(r"^(encoder:\n  backend:) \S+", r"\1 tfidf-svd", text, flags=re.MULTILINE)
+    text = re.sub(r"^(index:\n  backend:) \S+", r"\1 exact", text, flags=re.MULTILINE)
     (tmp_path / "params.yaml").write_text(text.replace("latency_repeats: 3", "latency_repeats: 2"), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
@@ -81,9 +85,10 @@ def test_train_encoder_fits_on_the_kb_and_the_training_tickets(project, capsys):
     build_encoder("tfidf-svd", kb_documents(kb), params, project / "expected", extra_texts=train["text"].tolist())
     saved, expected = Encoder("models/candidate/encoder"), Encoder(project / "expected")
     assert saved.fingerprint == expected.fingerprint and saved.lexical_fingerprint == expected.lexical_fingerprint
-    assert saved.dense_weight == 0.3
+    weight = params["hybrid"]["dense_weight"]
+    assert saved.dense_weight == weight
     assert capsys.readouterr().out == (
-        "train_encoder: tfidf-svd encoder from 35 articles and 150 tickets, BM25 blended with dense weight 0.3"
+        f"train_encoder: tfidf-svd encoder from 35 articles and 150 tickets, BM25 blended with dense weight {weight}"
         " -> models/candidate/encoder\n"
     )
 
