@@ -121,6 +121,7 @@ COMMON_FILES = {
             "test_pipeline_definition",
             "test_promote",
             "test_registry",
+            "test_retrain",
             "test_retrieval",
             "test_runner",
             "test_sample_data",
@@ -128,6 +129,7 @@ COMMON_FILES = {
             "test_split",
             "test_tokens",
             "test_train_classifier",
+            "test_training",
             "test_validate",
             "test_vector_index",
         )

@@ -15,6 +15,7 @@ CURRENT_TICKETS = HEADER + "T1,billing,shipping,0.5\nT2,shipping,shipping,0.7\nT
 
 def test_tickets_that_went_wrong_and_that_were_fixed():
     diff = ticket_diff(BASE_TICKETS, CURRENT_TICKETS, {"T1": "charged twice"})
+    assert diff.kind == "test tickets" and ticket_diff(BASE_TICKETS, CURRENT_TICKETS, {}).degraded[0].text == ""
     assert [(c.key, c.text, c.expected, c.before, c.after) for c in diff.degraded] == [
         ("T1", "charged twice", "billing", "billing", "shipping")
     ]
@@ -26,7 +27,11 @@ def test_a_query_degrades_when_its_article_moves_down_or_out_of_the_list():
     base = "query,expected,rank,top\nq1,KB1,1,KB1\nq2,KB2,3,KB9\nq3,KB3,0,KB9\nq4,KB4,2,KB8\n"
     current = "query,expected,rank,top\nq1,KB1,2,KB7\nq2,KB2,1,KB2\nq3,KB3,5,KB9\nq4,KB4,0,KB8\n"
     diff = query_diff(base, current)
-    assert [(c.key, c.before, c.after) for c in diff.degraded] == [("q1", "1", "2"), ("q4", "2", "not found")]
+    assert diff.kind == "golden queries"
+    assert [(c.key, c.text, c.expected, c.before, c.after) for c in diff.degraded] == [
+        ("q1", "q1", "KB1", "1", "2"),
+        ("q4", "q4", "KB4", "2", "not found"),
+    ]
     assert [(c.key, c.before, c.after) for c in diff.improved] == [("q2", "3", "1"), ("q3", "not found", "5")]
 
 

@@ -401,6 +401,9 @@ def test_the_json_report_has_the_verdict_the_rows_and_the_refusal():
     }
     assert report["promotion_refused"]["must_pass_failed"][0]["text"] == "app crashes"
     assert json_report(GateResult(EXIT_CANNOT_COMPARE, "x", "main"))["verdict"] == "cannot compare"
+    unruled = compare_all({"x": 1.0}, {"x": 2.0}, parse_rules({}))  # reported, no rule
+    rows = json_report(GateResult(EXIT_PASS, "ok", "main", "abc", unruled))["metrics"]
+    assert [row["rule"] for row in rows] == [None]
     assert json_report(GateResult(EXIT_PASS, "x", "main"))["promotion_refused"] is None
 
 

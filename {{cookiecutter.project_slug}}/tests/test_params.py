@@ -60,6 +60,12 @@ BAD = [
     (["classifier", "sgd_streaming", "alpha"], 0.0, "classifier.sgd_streaming.alpha must be a number > 0, got 0.0"),
     (["classifier", "sgd_streaming", "ngram_range"], [3, 1], "classifier.sgd_streaming.ngram_range: the smallest n"),
     (["classifier", "sgd_streaming"], ..., "classifier.sgd_streaming is missing: it must be a mapping with the keys"),
+    # a long value is cut to 80 characters
+    (
+        ["classifier", "class_weight"],
+        "x" * 100,
+        "classifier.class_weight must be 'balanced' or empty, got '" + "x" * 76 + "...",
+    ),
 ]
 
 

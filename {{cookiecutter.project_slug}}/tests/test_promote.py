@@ -318,3 +318,44 @@ def test_the_command_line_help(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert text.startswith("usage: python -m {{ cookiecutter.package_name }}.stages.promote [-h] [--check]")
     assert "--check exit 1 if the last run refused its candidate" in text
+
+
+def with_slice(root, accuracy, support):
+    """A slice metric in the metrics and a floor for it in params.yaml."""
+    text = (root / "params.yaml").read_text()
+    floor = "  thresholds:\n    slices:\n      tickets:\n        channel:\n          fax:\n            accuracy: 0.5\n"
+    (root / "params.yaml").write_text(text.replace("  thresholds:\n", floor, 1))
+    metrics = json.loads((root / "metrics" / "evaluate" / "metrics.json").read_text())
+    metrics["slices"] = {"tickets": {"channel": {"fax": {"accuracy": accuracy, "support": support}}}}
+    (root / "metrics" / "evaluate" / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_a_slice_with_fewer_cases_than_min_support_is_reported_not_gated(stage_dir, capsys):
+    with_slice(stage_dir, accuracy=0.1, support=29)  # evaluate.min_support is 30
+    assert promote.main([]) == 0
+    out = capsys.readouterr().out
+    assert "promoted to models/production/" in out
+    assert (
+        "  not gated, 29 cases < evaluate.min_support: slices.tickets.channel.fax.accuracy 0.1000 (floor 0.5000)" in out
+    )
+
+
+def test_a_slice_with_min_support_cases_is_gated_and_check_repeats_the_report(stage_dir, capsys):
+    with_slice(stage_dir, accuracy=0.1, support=30)
+    model_set(stage_dir / "models" / "production", classifier=b"old")
+    assert promote.main([]) == 0
+    err = capsys.readouterr().err
+    assert "  slices.tickets.channel.fax.accuracy    0.1000  0.5000  TOO LOW" in err
+    assert promote.main(["--check"]) == 1
+    assert capsys.readouterr().err.splitlines()[1:] == err.splitlines()[1:]
+
+
+def test_check_reports_small_slices_as_the_run_did(stage_dir, capsys):
+    write_metrics(stage_dir, {"classification": {"accuracy": 0.5}}, [PASSED])
+    with_slice(stage_dir, accuracy=0.1, support=3)
+    model_set(stage_dir / "models" / "production", classifier=b"old")
+    promote.main([])
+    err = capsys.readouterr().err
+    assert "not gated, 3 cases < evaluate.min_support" in err
+    assert promote.main(["--check"]) == 1
+    assert capsys.readouterr().err.splitlines()[1:] == err.splitlines()[1:]

@@ -1,9 +1,13 @@
 """Reading GTO-format tags: which version holds a stage, after assignments, removals and rollbacks."""
 
+import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package_name }} import registry as reg
+from {{ cookiecutter.package_name }}.modelset import file_hashes, install
 from {{ cookiecutter.package_name }}.registry import (
     ARTIFACT,
     RegistryError,
@@ -178,3 +182,218 @@ def test_read_tags_skips_lightweight_tags_and_keeps_messages(tmp_path, monkeypat
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
     assert (tag.name, tag.commit, tag.message) == (f"{ARTIFACT}@v1.0.0", head, "one\n\ntwo\n")
     assert tag.time > 1_600_000_000
+
+
+# ----------------------------------------------------------------------------- the commands, on a real repository
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A git repository with three commits; v1.0.0 registered at the first, v1.1.0 at the second."""
+    for variable in ("GIT_AUTHOR", "GIT_COMMITTER"):
+        monkeypatch.setenv(f"{variable}_NAME", "T")
+        monkeypatch.setenv(f"{variable}_EMAIL", "t@example.com")
+    monkeypatch.delenv("PIPELINE_DEBUG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    commits = []
+    subprocess.run(["git", "init", "-q", "-b", "main"], check=True)
+    for n in range(3):
+        subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", f"c{n}"], check=True)
+        commits.append(reg.commit_of("HEAD"))
+    reg.create_tag(f"{ARTIFACT}@v1.0.0", commits[0], registration_message("v1.0.0", MANIFEST), push=False)
+    other = {**MANIFEST, "version": "ba9876543210"}
+    reg.create_tag(f"{ARTIFACT}@v1.1.0", commits[1], registration_message("v1.1.0", other), push=False)
+    return commits
+
+
+def run(capsys, *argv):
+    code = reg.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_assign_show_rollback_and_deprecate_through_the_command_line(repo, capsys):
+    c1, c2, _ = repo
+    capsys.readouterr()
+    assert run(capsys, "assign", "v1.0.0", "prod") == (
+        1,
+        "",
+        "registry: model-set v1.0.0 was never in staging: assign it to staging and judge it there first\n",
+    )
+    assert run(capsys, "assign", "v1.0.0", "staging") == (0, f"created tag model-set#staging#1 -> {c1[:12]}\n", "")
+    assert run(capsys, "assign", "v1.0.0", "staging") == (0, "model-set v1.0.0 is already in staging\n", "")
+    assert run(capsys, "assign", "v1.0.0", "prod")[1] == f"created tag model-set#prod#2 -> {c1[:12]}\n"
+    assert run(capsys, "which", "prod") == (0, "v1.0.0\n", "")
+    assert run(capsys, "which", "prod", "--commit") == (0, f"{c1}\n", "")
+    run(capsys, "assign", "v1.1.0", "staging")
+    assert run(capsys, "assign", "v1.1.0", "prod")[1] == f"created tag model-set#prod#4 -> {c2[:12]}\n"
+    assert run(capsys, "show") == (
+        0,
+        "model-set  (staging: v1.1.0, prod: v1.1.0)\n"
+        f"  v1.1.0     {c2[:12]}  model set ba9876543210  staging, prod\n"
+        f"  v1.0.0     {c1[:12]}  model set 0123456789ab  -\n",
+        "",
+    )
+    state = json.loads(run(capsys, "show", "--json")[1])
+    assert state["stages"] == {"staging": "v1.1.0", "prod": "v1.1.0"}
+    assert [(row["version"], row["commit"], row["model_set"], row["stages"]) for row in state["versions"]] == [
+        ("v1.1.0", c2, "ba9876543210", ["staging", "prod"]),
+        ("v1.0.0", c1, "0123456789ab", []),
+    ]
+    assert state["versions"][0]["registered_at"].endswith("+00:00")
+    assert run(capsys, "rollback") == (
+        0,
+        f"created tag model-set#prod!#5 -> {c2[:12]}\n"
+        f"created tag model-set#prod#6 -> {c1[:12]}\n"
+        "prod is model-set v1.0.0 again: deploy it (docs: Rollout)\n",
+        "",
+    )
+    assert run(capsys, "which", "prod")[1] == "v1.0.0\n"
+    assert run(capsys, "rollback", "prod")[2] == (
+        "registry: model-set v1.0.0 is the only version left in prod: nothing to roll back to\n"
+    )
+    assert run(capsys, "deprecate", "v1.1.0", "prod")[2] == "registry: model-set v1.1.0 is not assigned to prod\n"
+    assert run(capsys, "deprecate", "v1.1.0", "staging")[1] == f"created tag model-set#staging!#7 -> {c2[:12]}\n"
+    assert run(capsys, "which", "staging")[1] == "v1.0.0\n"  # its assignment was never removed
+    assert run(capsys, "deprecate", "v1.0.0", "staging")[1] == f"created tag model-set#staging!#8 -> {c1[:12]}\n"
+    assert run(capsys, "which", "staging") == (1, "", "registry: no version of model-set is in staging\n")
+    assert run(capsys, "rollback", "staging")[2] == (
+        "registry: no version of model-set is in staging: nothing to roll back\n"
+    )
+    assert run(capsys, "deprecate", "v1.1.0")[1] == f"created tag model-set@v1.1.0!#9 -> {c2[:12]}\n"
+    assert run(capsys, "deprecate", "v1.1.0")[2] == "registry: model-set v1.1.0 is already deregistered\n"
+    assert run(capsys, "assign", "v1.1.0", "staging")[2] == "registry: model-set v1.1.0 is deregistered\n"
+    assert run(capsys, "assign", "v9.9.9", "staging")[2] == (
+        "registry: model-set has no version v9.9.9 (registered: v1.0.0)\n"
+    )
+    assert run(capsys, "show")[1] == (
+        f"model-set  (staging: -, prod: v1.0.0)\n  v1.0.0     {c1[:12]}  model set 0123456789ab  prod\n"
+    )
+
+
+def test_show_without_versions_says_how_to_make_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], check=True)
+    assert run(capsys, "show") == (
+        0,
+        "model-set  (staging: -, prod: -)\n  no version registered yet: `make register` after a promotion\n",
+        "",
+    )
+
+
+def test_errors_carry_a_debug_traceback_when_asked(repo, capsys, monkeypatch):
+    monkeypatch.setenv("PIPELINE_DEBUG", "1")
+    with pytest.raises(RegistryError, match="no version of model-set is in prod"):
+        reg.main(["which", "prod"])
+
+
+def test_git_failures_name_the_command_and_the_reason(repo):
+    with pytest.raises(RegistryError, match=r"^'nope' is not a commit of this repository$"):
+        reg.commit_of("nope")
+    with pytest.raises(RegistryError, match=r"^git tag model-set@v1.0.0 failed: fatal: tag 'model-set@v1.0.0' alr"):
+        reg.create_tag(f"{ARTIFACT}@v1.0.0", repo[2], "again\n", push=False)
+    with pytest.raises(RegistryError, match=r"^git push failed: and the repository exists.$"):
+        reg.create_tag(f"{ARTIFACT}@v2.0.0", repo[2], "pushed\n", push=True)
+    assert reg.git("rev-parse", "--verify", "nope", check=False).returncode != 0
+    with pytest.raises(RegistryError, match=r"^unknown stage 'dev': use staging or prod$"):
+        reg.check_stage("dev")
+
+
+def test_fetch_refuses_what_it_cannot_check(repo, tmp_path):
+    registry = build(read_tags())
+    registry.versions["v1.0.0"].registered = Tag(f"{ARTIFACT}@v1.0.0", repo[0], 1, "made by gto register\n")
+    with pytest.raises(RegistryError, match=r"^model-set v1.0.0 was registered without its files' hashes"):
+        reg.fetch(registry, "v1.0.0", tmp_path / "out", None)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "file").write_text("x")
+    with pytest.raises(RegistryError, match=r"full is not empty: fetch into a new folder$"):
+        reg.fetch(registry, "v1.1.0", tmp_path / "full", None)
+
+
+def test_the_commands_options_and_their_defaults():
+    args = reg.parse_args(["register"])
+    assert (args.command, args.version, args.bump, args.message, args.push) == ("register", None, "minor", None, False)
+    args = reg.parse_args(["register", "--version", "v2.0.0", "--bump", "major", "--message", "m", "--push"])
+    assert (args.version, args.bump, args.message, args.push) == ("v2.0.0", "major", "m", True)
+    assert vars(reg.parse_args(["rollback"])) == {"command": "rollback", "stage": "prod", "push": False}
+    assert vars(reg.parse_args(["deprecate", "v1.0.0"])) == {
+        "command": "deprecate",
+        "version": "v1.0.0",
+        "stage": None,
+        "push": False,
+    }
+    assert vars(reg.parse_args(["which", "staging"])) == {"command": "which", "stage": "staging", "commit": False}
+    assert vars(reg.parse_args(["show"])) == {"command": "show", "json": False}
+    args = reg.parse_args(["fetch", "prod", "--out", "x"])
+    assert (args.ref, args.out, args.remote) == ("prod", Path("x"), None)
+    for bad in (["assign", "v1.0.0", "dev"], ["fetch", "prod"], ["register", "--bump", "huge"], []):
+        with pytest.raises(SystemExit):
+            reg.parse_args(bad)
+
+
+def test_register_refuses_a_workspace_that_is_not_what_head_records(repo, capsys):
+    assert run(capsys, "register")[2] == (
+        "registry: models/production/manifest.json not found: models/production is not a promoted model set"
+        " (run `dvc repro`)\n"
+    )
+    candidate = Path("models/candidate")
+    (candidate / "encoder").mkdir(parents=True)
+    (candidate / "classifier.skops").write_bytes(b"classifier")
+    (candidate / "encoder" / "vectors.npy").write_bytes(b"encoder")
+    install(candidate, reg.PRODUCTION, file_hashes(candidate))
+    Path("params.yaml").write_text("index: {}\n")
+    assert run(capsys, "register") == (
+        1,
+        "",
+        "registry: dvc.lock, dvc.yaml or params.yaml has uncommitted changes: commit them first\n",
+    )
+    subprocess.run(["git", "add", "params.yaml"], check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "params"], check=True)
+    code, _, err = run(capsys, "register")  # the real `dvc status`, outside a DVC repository
+    assert code == 1 and err.startswith("registry: dvc status failed: ") and err.count("\n") == 1
+    assert [tag.name for tag in read_tags()] == [f"{ARTIFACT}@v1.0.0", f"{ARTIFACT}@v1.1.0"]  # nothing registered
+
+
+HELP = {
+    (): [
+        "usage: python -m {{ cookiecutter.package_name }}.registry [-h] {register,assign,deprecate,rollback,show,which,fetch} ...",
+        "Versions and stages of the model set (model-set) in GTO-format git tags.",
+        "register register HEAD's production model set as a version",
+        "assign assign a version to a stage (prod: after staging)",
+        "deprecate remove a version from a stage, or deregister it",
+        "rollback put a stage back on its previous version",
+        "show versions and stages",
+        "which print the version (or commit) in a stage",
+        "fetch download a version's model set and index into a folder, checked",
+    ],
+    ("register",): [
+        "usage: python -m {{ cookiecutter.package_name }}.registry register [-h] [--push] [--version VERSION] "
+        "[--bump {major,minor,patch}] [--message MESSAGE]",
+        "--push push the tags to origin",
+        "--version VERSION e.g. v1.2.0; default: the latest version bumped by --bump",
+        "--message MESSAGE a note added to the tag's message",
+    ],
+    ("assign",): ["usage: python -m {{ cookiecutter.package_name }}.registry assign [-h] [--push] version {staging,prod}"],
+    ("deprecate",): ["usage: python -m {{ cookiecutter.package_name }}.registry deprecate [-h] [--push] version [{staging,prod}]"],
+    ("rollback",): ["usage: python -m {{ cookiecutter.package_name }}.registry rollback [-h] [--push] [{staging,prod}]"],
+    ("show",): ["usage: python -m {{ cookiecutter.package_name }}.registry show [-h] [--json]", "--json"],
+    ("which",): [
+        "usage: python -m {{ cookiecutter.package_name }}.registry which [-h] [--commit] {staging,prod}",
+        "--commit print the version's commit instead",
+    ],
+    ("fetch",): [
+        "usage: python -m {{ cookiecutter.package_name }}.registry fetch [-h] --out OUT [--remote REMOTE] ref",
+        "ref a version (v1.2.0) or a stage (staging, prod)",
+        "--remote REMOTE DVC remote name; default: the project's default remote",
+    ],
+}
+
+
+@pytest.mark.parametrize("command", list(HELP), ids=lambda c: c[0] if c else "registry")
+def test_the_help_of_each_command_says_what_it_does(command, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option, as written
+    with pytest.raises(SystemExit) as done:
+        reg.parse_args([*command, "--help"])
+    assert done.value.code == 0
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert [line for line in HELP[command] if line not in lines] == []

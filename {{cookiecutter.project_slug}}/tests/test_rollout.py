@@ -3,6 +3,7 @@
 import json
 import socket
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from {{ cookiecutter.package_name }}.rollout import (
     decide,
     main,
     p95,
+    parse_args,
     read_labels,
     report,
 )
@@ -138,6 +140,7 @@ def test_search_overlap_is_checked_on_shadow_searches():
     assert comparison.search_overlap == pytest.approx(0.8) and len(comparison.overlaps) == 10
     assert decide(comparison, RULES)[0] == PROMOTE
     assert decide(comparison, {**RULES, "min_search_overlap": 0.81})[0] == ROLL_BACK
+    assert decide(comparison, {**RULES, "min_search_overlap": comparison.search_overlap})[0] == PROMOTE  # inclusive
 
 
 def test_only_the_newest_versions_are_judged_after_a_reload():
@@ -207,3 +210,58 @@ def test_replay_is_bounded_and_writes_the_labels(tmp_path, capsys):
     assert code == 1
     assert labels.read_text().splitlines() == ["request_id,label"] + [f"T{i},billing" for i in range(12)]
     assert "/predict no answer: 12" in capsys.readouterr().out
+
+
+ROLLOUT_HELP = {
+    (): [
+        "usage: python -m {{ cookiecutter.package_name }}.rollout [-h] {decide,replay} ...",
+        "Judge a candidate on real traffic.",
+        "decide promote (0), roll back (1) or wait for data (2), from a decision log",
+        "replay send tickets from a CSV to a running service, bounded",
+    ],
+    ("decide",): [
+        "usage: python -m {{ cookiecutter.package_name }}.rollout decide [-h] --log LOG [--labels LABELS] [--report REPORT] "
+        "[--params PARAMS]",
+        "--log LOG the service's DECISION_LOG",
+        "--labels LABELS CSV of request_id,label: feedback for accuracy",
+        "--report REPORT also write the Markdown report here",
+    ],
+    ("replay",): [
+        "usage: python -m {{ cookiecutter.package_name }}.rollout replay [-h] --url URL --from SOURCE [--limit LIMIT] "
+        "[--max-seconds MAX_SECONDS] [--concurrency CONCURRENCY] [--search] [--labels-out LABELS_OUT]",
+        "--from SOURCE a CSV with id and text (and label)",
+        "--limit LIMIT tickets sent at most (default 400)",
+        "stop sending after this time (default 120)",
+        "--search also send each ticket's text to /search",
+        "write the tickets' labels as request_id,label for decide",
+    ],
+}
+
+
+@pytest.mark.parametrize("command", list(ROLLOUT_HELP), ids=lambda c: c[0] if c else "rollout")
+def test_the_help_of_each_command_says_what_it_does(command, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as done:
+        parse_args([*command, "--help"])
+    assert done.value.code == 0
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert [line for line in ROLLOUT_HELP[command] if line not in lines] == []
+
+
+def test_the_commands_defaults_and_bounds(capsys):
+    args = parse_args(["decide", "--log", "d.jsonl"])
+    assert (args.log, args.labels, args.report, args.params) == (Path("d.jsonl"), None, None, "params.yaml")
+    args = parse_args(["replay", "--url", "http://127.0.0.1:1", "--from", "t.csv"])
+    assert (args.source, args.limit, args.max_seconds, args.concurrency, args.search, args.labels_out) == (
+        Path("t.csv"),
+        400,
+        120.0,
+        4,
+        False,
+        None,
+    )
+    for bad in (["--limit", "0"], ["--max-seconds", "0"], ["--concurrency", "0"]):
+        with pytest.raises(SystemExit):
+            parse_args(["replay", "--url", "u", "--from", "t.csv", *bad])
+        assert capsys.readouterr().err.endswith("error: --limit, --max-seconds and --concurrency must be positive\n")
+    assert parse_args(["replay", "--url", "u", "--from", "t.csv", "--max-seconds", "0.5"]).max_seconds == 0.5

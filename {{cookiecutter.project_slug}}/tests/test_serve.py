@@ -1,6 +1,7 @@
 """The HTTP service on a small model set and index built here (FastAPI's TestClient runs the lifespan)."""
 
 import json
+import logging
 import shutil
 
 import pytest
@@ -11,7 +12,7 @@ from {{ cookiecutter.package_name }}.encoders import Encoder, build_encoder
 from {{ cookiecutter.package_name }}.models import load_model, save_model
 from {{ cookiecutter.package_name }}.modelset import file_hashes, install, part_version
 from {{ cookiecutter.package_name }}.params import load_params
-from {{ cookiecutter.package_name }}.serve import LIMITS, app
+from {{ cookiecutter.package_name }}.serve import LIMITS, LOG, app, main, one_line
 from {{ cookiecutter.package_name }}.stages.index import save_index
 from {{ cookiecutter.package_name }}.stages.train_classifier import build_classifier
 from {{ cookiecutter.package_name }}.vector_index import build_index
@@ -228,3 +229,67 @@ def test_search_answers_no_answer_below_the_index_threshold(served):
         "model_version": manifest["version"],
         "served_by": "production",
     }
+
+
+def test_check_says_whether_the_service_could_start(served, tmp_path, monkeypatch, capsys):
+    _, _, manifest = served
+    assert main(["--check"]) == 0
+    assert capsys.readouterr() == (f"serve: ready: model set {manifest['version']}, 3 articles (exact)\n", "")
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "nothing"))
+    assert main(["--check"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("serve: not ready: ") and err.count("\n") == 1 and "nothing" in err
+
+
+def test_one_line_keeps_the_first_line_or_names_the_error():
+    assert one_line(ValueError("first\nsecond")) == "first"
+    assert one_line(ValueError("  \n")) == "ValueError"
+
+
+@pytest.fixture
+def request_log(caplog, monkeypatch):
+    """The service's log records. Its logger does not propagate once the service has started in this process
+    (it has its own handler), so the capture handler is attached to it directly."""
+    caplog.set_level(logging.INFO, logger=LOG.name)
+    monkeypatch.setattr(LOG, "propagate", False)
+    LOG.addHandler(caplog.handler)
+    yield caplog
+    LOG.removeHandler(caplog.handler)
+
+
+def test_each_request_is_one_json_log_line_with_its_id(served, monkeypatch, request_log):
+    _, _, manifest = served
+    caplog = request_log
+    monkeypatch.setenv("GIT_COMMIT", "0123abc")
+    with TestClient(app) as client:
+        assert client.get("/version").json()["git_commit"] == "0123abc"
+        caplog.clear()
+        answer = client.get("/health", headers={"X-Request-ID": "req-1"})
+        assert answer.headers["x-request-id"] == "req-1"
+        bad = client.get("/health", headers={"X-Request-ID": "no spaces allowed"}).headers["x-request-id"]
+        client.post("/predict", json={"text": "my card was charged twice"})
+    lines = [json.loads(record.getMessage()) for record in caplog.records]
+    lines = [line for line in lines if line["event"] == "request"]  # not the shutdown line
+    first = lines[0]
+    assert {key: first[key] for key in ("event", "method", "path", "status", "model_version", "request_id")} == {
+        "event": "request",
+        "method": "GET",
+        "path": "/health",
+        "status": 200,
+        "model_version": manifest["version"],
+        "request_id": "req-1",
+    }
+    assert 0 <= first["latency_ms"] < 60_000 and first["time"].endswith("+00:00")
+    assert len(bad) == 32 and lines[1]["request_id"] == bad  # a new id replaces one that is not plain text
+    assert "text" not in lines[-1] and lines[-1]["path"] == "/predict"
+
+
+@pytest.mark.parametrize(("value", "logged"), [("1", True), ("TRUE", True), ("yes", True), ("no", False)])
+def test_ticket_text_is_logged_only_when_asked(served, monkeypatch, request_log, value, logged):
+    monkeypatch.setenv("LOG_REQUEST_TEXT", value)
+    caplog = request_log
+    with TestClient(app) as client:
+        caplog.clear()
+        client.post("/predict", json={"text": "my card was charged twice"})
+    request = [json.loads(r.getMessage()) for r in caplog.records if '"event": "request"' in r.getMessage()][-1]
+    assert request.get("text") == ("my card was charged twice" if logged else None)

@@ -98,6 +98,7 @@ def test_support_and_dimension_of_slice_metrics_only():
     assert support_of("classification.accuracy", metrics) is None
     assert dimension_of("slices.tickets.channel.chat.accuracy") == "slices.tickets.channel"
     assert dimension_of("classification.per_class.billing.f1") is None
+    assert dimension_of("classification.per_class.billing.f1.extra") is None  # five parts, but not a slice
 
 
 def test_plot_rows_name_each_slice_by_dimension_and_value():
