@@ -97,8 +97,12 @@ def test_the_dask_engine_without_distributed_names_the_extra_and_writes_nothing(
     assert not (tmp_path / "cache").exists()
 
 
-def test_an_exception_becomes_one_line():
+def test_an_exception_becomes_one_short_line():
     assert one_line(RuntimeError("worker\n  died   twice")) == "RuntimeError: worker died twice"
+    exact = "x" * (dask_engine.MAX_MESSAGE - len("OSError: "))
+    assert one_line(OSError(exact)) == f"OSError: {exact}"
+    cut = one_line(OSError(exact + "y"))
+    assert len(cut) == dask_engine.MAX_MESSAGE and cut.endswith("xx...")
 
 
 def test_the_engine_starts_no_cluster_when_nothing_needs_a_vector(tmp_path, texts):

@@ -114,15 +114,14 @@ class DaskEncode:
         texts = list(texts)
         try:
             model = client.scatter(vectors_only(self.encoder), broadcast=True, hash=False)
-            futures = {
-                client.submit(encode_chunk, model, texts[start:stop], pure=False): number
-                for number, (start, stop) in enumerate(bounds)
-            }
-            parts = self.collect(futures)
+            chunks = [texts[start:stop] for start, stop in bounds]
+            futures = client.map(encode_chunk, [model] * len(chunks), chunks, pure=False)
+            parts = self.collect({future: number for number, future in enumerate(futures)})
         except StageError:
             raise
         except Exception as err:  # KilledWorker, lost data, a worker's own error: all end the stage the same way
-            raise StageError(f"the Dask cluster failed to embed {len(texts)} texts: {one_line(err)}") from None
+            where = os.environ.get(SCHEDULER_VARIABLE) or "a LocalCluster"
+            raise StageError(f"the Dask cluster ({where}) failed to embed {len(texts)} texts: {one_line(err)}") from None
         return assemble(parts, len(bounds))
 
     def collect(self, futures: dict[Any, int]) -> dict[int, np.ndarray]:
@@ -153,6 +152,10 @@ class DaskEncode:
                 part.close()
 
 
+MAX_MESSAGE = 300  # Dask's errors can list every lost task
+
+
 def one_line(err: BaseException) -> str:
-    """An exception as one line of text."""
-    return " ".join(f"{type(err).__name__}: {err}".split())
+    """An exception as one line of text, cut at `MAX_MESSAGE` characters."""
+    text = " ".join(f"{type(err).__name__}: {err}".split())
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
