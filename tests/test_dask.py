@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import DEFAULT_PACKAGE, NO_NETWORK, base_env, ran_stages, run, tree_digest
+from conftest import DEFAULT_PACKAGE, NO_NETWORK, TEMPLATE_DIR, base_env, ran_stages, run, tree_digest
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("reproduced")]
 
@@ -111,7 +111,8 @@ def dask_cluster(project: Path, folder: Path, n_workers: int = 2):
         ]
         processes += workers
         client = Client(address, timeout=30)
-        client.wait_for_workers(n_workers, timeout=60)
+        if n_workers:
+            client.wait_for_workers(n_workers, timeout=60)
         yield address, workers, client
     finally:
         if client is not None:
@@ -131,9 +132,11 @@ def big_kb(project: Path, copies: int = 120) -> int:
     return len(kb) * copies
 
 
-def run_and_kill(project: Path, address: str, client, victims: list[subprocess.Popen], after_chunks: int = 20):
-    """Run the embed stage on the cluster and SIGKILL `victims` once `after_chunks` chunks are done and more are
-    still to come. Returns the stage's result and whether the kill happened mid-run."""
+def run_and_kill(
+    project: Path, address: str, client, victims: list[subprocess.Popen], sig=signal.SIGKILL, after_chunks: int = 20
+):
+    """Run the embed stage on the cluster and send `sig` to `victims` once `after_chunks` chunks are done and more
+    are still to come. Returns the stage's result and whether the signal came mid-run."""
     stage = subprocess.Popen(
         STAGE,
         cwd=project,
@@ -151,11 +154,11 @@ def run_and_kill(project: Path, address: str, client, victims: list[subprocess.P
         )
         if done >= after_chunks:
             for worker in victims:
-                worker.send_signal(signal.SIGKILL)
+                worker.send_signal(sig)
             mid_run = stage.poll() is None
             break
         time.sleep(0.02)
-    stdout, stderr = stage.communicate(timeout=300)
+    stdout, stderr = stage.communicate(timeout=120)
     return subprocess.CompletedProcess(STAGE, stage.returncode, stdout, stderr), mid_run
 
 
@@ -209,13 +212,44 @@ def test_every_worker_gone_stops_the_stage_with_one_line_and_keeps_outputs_and_c
 
 def test_an_unreachable_scheduler_is_one_line(reproduced_copy):
     project = reproduced_copy
-    set_embed(project, engine="dask", cache_dir=".cache/embeddings-dask", timeout_s=2)
-    result = run(STAGE, project, check=False, DASK_SCHEDULER_ADDRESS="tcp://127.0.0.1:9")
+    set_embed(project, engine="dask", cache_dir=".cache/embeddings-dask")
+    address = {"DASK_SCHEDULER_ADDRESS": "tcp://127.0.0.1:9", "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}
+    result = run(STAGE, project, check=False, **address)
     assert result.returncode == 1
     assert (
         result.stderr.strip().splitlines()[-1].startswith("embed: cannot reach the Dask cluster (tcp://127.0.0.1:9): ")
     )
     assert "Traceback" not in result.stderr and segments(project / ".cache/embeddings-dask") == []
+
+
+def test_a_cluster_without_workers_stops_the_stage_after_timeout_s(reproduced_copy, tmp_path):
+    project = reproduced_copy
+    outputs = tree_digest(project / "data/embeddings")
+    set_embed(project, engine="dask", cache_dir=".cache/embeddings-dask", timeout_s=3)
+    with dask_cluster(project, tmp_path, n_workers=0) as (address, _, _):
+        result = run(STAGE, project, check=False, DASK_SCHEDULER_ADDRESS=address)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"embed: the Dask cluster ({address}) failed to embed 35 texts: TimeoutError: No valid workers found"
+    )
+    assert tree_digest(project / "data/embeddings") == outputs and segments(project / ".cache/embeddings-dask") == []
+
+
+def test_a_hung_worker_stops_the_stage_after_timeout_s(reproduced_copy, tmp_path):
+    project = reproduced_copy
+    n_articles = big_kb(project)
+    outputs, _ = local_reference(project)
+    set_embed(project, engine="dask", chunk_size=4, cache_dir=".cache/embeddings-dask", timeout_s=3)
+    with dask_cluster(project, tmp_path, n_workers=1) as (address, workers, client):
+        result, mid_run = run_and_kill(project, address, client, victims=workers, sig=signal.SIGSTOP)
+        assert mid_run, "the stage finished before the worker could be stopped"
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("embed: ")]
+    assert re.fullmatch(
+        rf"embed: the Dask cluster \({address}\) returned no chunk in 3 s \(\d+ of {n_articles // 4} left, workers "
+        r"connected: 1\): check the cluster, or raise embed.dask.timeout_s for slower chunks",
+        line,
+    )
+    assert_failed_cleanly(project, result, outputs)
 
 
 TINY_BERT = """
@@ -291,3 +325,17 @@ def test_sentence_transformers_vectors_are_the_same_fresh_cached_and_on_dask(rep
     result = run(command, reproduced_copy, HF_HUB_OFFLINE="1")
     assert "fresh == cached: True" in result.stdout and "fresh == dask: True" in result.stdout
     assert int(result.stdout.split("token lengths:")[1]) > 5  # many lengths: many batches of different make-up
+
+
+def test_the_tiny_dask_benchmark_measures_both_engines_and_their_bytes_agree(tmp_path):
+    """`make bench BENCH_SIZE=tiny` runs this; the full run writes the table of docs/scaling-out.md."""
+    script = TEMPLATE_DIR / "benchmarks" / "dask_embed.py"
+    args = ["--sizes", "2000", "--neural", "8", "--chunk-size", "500", "--out", tmp_path]
+    result = run([sys.executable, script, *args], tmp_path)
+    rows = json.loads((tmp_path / "dask_embed.json").read_text())["rows"]
+    assert [(r["encoder"], r["articles"]) for r in rows] == [("tfidf-svd", 2000), ("all-MiniLM-L6-v2", 8)]
+    for row in rows:
+        assert row["same_bytes"] is True and row["local_s"] > 0 and row["dask_s"] > row["cluster_start_s"] > 0
+        assert row["speedup"] == round(row["local_s"] / row["dask_s"], 2)
+        assert row["overhead_s"] == round(row["dask_s"] - row["local_s"] / 2, 2)
+    assert "| tfidf-svd | 2,000 |" in result.stdout and "| all-MiniLM-L6-v2 | 8 |" in result.stdout

@@ -90,8 +90,8 @@ class DaskEncode:
             logging.getLogger("distributed").setLevel(logging.ERROR)  # a lost worker is handled here, in one line
             address = os.environ.get(SCHEDULER_VARIABLE)
             try:
-                if address:
-                    self.client = distributed.Client(address, timeout=self.settings["timeout_s"])
+                if address:  # waits distributed.comm.timeouts.connect (Dask's config, 30 s by default)
+                    self.client = distributed.Client(address)
                 else:
                     self.cluster = distributed.LocalCluster(
                         n_workers=self.settings["workers"],
@@ -101,10 +101,13 @@ class DaskEncode:
                         dashboard_address=None,  # no web server
                     )
                     self.client = distributed.Client(self.cluster)
-            except OSError as err:
-                where = address or "a LocalCluster on 127.0.0.1"
-                raise StageError(f"cannot reach the Dask cluster ({where}): {one_line(err)}") from None
+            except Exception as err:  # refused, timed out, a LocalCluster that could not start its workers
+                raise StageError(f"cannot reach the Dask cluster ({self.where}): {one_line(err)}") from None
         return self.client
+
+    @property
+    def where(self) -> str:
+        return os.environ.get(SCHEDULER_VARIABLE) or "a LocalCluster on 127.0.0.1"
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -113,34 +116,36 @@ class DaskEncode:
         bounds = chunk_bounds(len(texts), self.settings["chunk_size"])
         texts = list(texts)
         try:
-            model = client.scatter(vectors_only(self.encoder), broadcast=True, hash=False)
+            timeout = self.settings["timeout_s"]
+            model = client.scatter(vectors_only(self.encoder), broadcast=True, hash=False, timeout=timeout)
             chunks = [texts[start:stop] for start, stop in bounds]
             futures = client.map(encode_chunk, [model] * len(chunks), chunks, pure=False)
             parts = self.collect({future: number for number, future in enumerate(futures)})
         except StageError:
             raise
         except Exception as err:  # KilledWorker, lost data, a worker's own error: all end the stage the same way
-            where = os.environ.get(SCHEDULER_VARIABLE) or "a LocalCluster"
-            raise StageError(f"the Dask cluster ({where}) failed to embed {len(texts)} texts: {one_line(err)}") from None
+            message = f"the Dask cluster ({self.where}) failed to embed {len(texts)} texts: {one_line(err)}"
+            raise StageError(message) from None
         return assemble(parts, len(bounds))
 
     def collect(self, futures: dict[Any, int]) -> dict[int, np.ndarray]:
-        """Each chunk's rows by chunk number, in whatever order they finish; fail when none finishes in time."""
+        """Each chunk's rows by chunk number, in whatever order they finish; fail when none arrives in time."""
         parts: dict[int, np.ndarray] = {}
         pending = set(futures)
         timeout = self.settings["timeout_s"]
         while pending:
             try:
                 done, pending = self.distributed.wait(pending, timeout=timeout, return_when="FIRST_COMPLETED")
+                for future in done:  # fetched from the worker that holds it, which may hang too
+                    parts[futures[future]] = future.result(timeout=timeout)
+                    future.release()  # its rows now live here only
             except TimeoutError:
                 workers = len(self.client.scheduler_info()["workers"])
                 raise StageError(
-                    f"no chunk finished in {timeout} s ({len(pending)} of {len(futures)} left, {workers} workers "
-                    "connected): raise embed.dask.timeout_s for slow chunks, or check the cluster"
+                    f"the Dask cluster ({self.where}) returned no chunk in {timeout} s ({len(futures) - len(parts)} "
+                    f"of {len(futures)} left, workers connected: {workers}): check the cluster, or raise "
+                    "embed.dask.timeout_s for slower chunks"
                 ) from None
-            for future in done:
-                parts[futures[future]] = future.result()
-                future.release()  # its rows now live here only
         return parts
 
     def __enter__(self) -> DaskEncode:

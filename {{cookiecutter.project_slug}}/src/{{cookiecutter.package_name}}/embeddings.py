@@ -4,10 +4,10 @@ A document is re-embedded only when its text or the encoder changed: rows are
 stored per encoder fingerprint and looked up by the SHA-256 of the text, in
 append-only segments (a run writes only the rows it adds). Dense
 vectors and BM25 rows are cached apart, each under the fingerprint of the part
-of the encoder that makes it. The cache only saves time: with `tfidf-svd` and
-BM25 a row does not depend on which texts were embedded alongside it, so the
-outputs are the same with or without it. (A transformer's floats can differ in
-the last bits with batch padding.)
+of the encoder that makes it. The cache only saves time: a row never depends
+on which texts were embedded alongside it (`tfidf-svd` and BM25 work row by row;
+sentence-transformers batches are never padded, see `encoders.encode_unpadded`),
+so the outputs are the same with or without it, and on any `embed.engine`.
 """
 
 from __future__ import annotations
