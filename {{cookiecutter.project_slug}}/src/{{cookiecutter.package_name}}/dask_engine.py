@@ -86,6 +86,8 @@ class DaskEncode:
 
     def connect(self):
         if self.client is None:
+            import dask
+
             distributed = self.distributed
             logging.getLogger("distributed").setLevel(logging.ERROR)  # a lost worker is handled here, in one line
             address = os.environ.get(SCHEDULER_VARIABLE)
@@ -93,6 +95,9 @@ class DaskEncode:
                 if address:  # waits distributed.comm.timeouts.connect (Dask's config, 30 s by default)
                     self.client = distributed.Client(address)
                 else:
+                    # the workers' sampling profiler feeds a dashboard this cluster does not have; it slowed
+                    # sentence-transformers chunks here by a third
+                    dask.config.set({"distributed.worker.profile.enabled": False})
                     self.cluster = distributed.LocalCluster(
                         n_workers=self.settings["workers"],
                         threads_per_worker=1,
