@@ -62,11 +62,11 @@ def classification_metrics(y_true: pd.Series, y_pred: list[str], labels: list[st
     }
 
 
-def retrieval_ranking(encoder: Encoder, kb: pd.DataFrame, queries: pd.DataFrame, k: int, embed: dict):
+def retrieval_ranking(encoder: Encoder, kb: pd.DataFrame, queries: pd.DataFrame, k: int, cache_dir: str, encode=None):
     """Top-`k` KB ids per golden query, by exact (hybrid, if the encoder is) search over the candidate's embeddings,
-    and the best score of each query (what abstention compares with its threshold)."""
-    with vector_engine(encoder, embed) as encode:  # the KB is embedded here first: on the engine of `embed`
-        documents = embed_texts(encoder, kb_documents(kb), embed["cache_dir"], encode)
+    and the best score of each query (what abstention compares with its threshold). `encode` embeds the articles
+    the cache lacks (default: the encoder, in this process)."""
+    documents = embed_texts(encoder, kb_documents(kb), cache_dir, encode)
     index = build_index("exact", kb["id"].tolist(), documents.vectors, {}, documents.terms)
     texts = queries["query"].tolist()
     rows, scores = index.search_scored(encoder.encode(texts), k, encoder.query_terms(texts), encoder.dense_weight)
@@ -151,7 +151,10 @@ def main() -> int:
 
     ks = sorted(settings["recall_at"])
     curve_ks = range(1, max(max(ks), settings["curve_max_k"]) + 1)
-    ranked, top_scores = retrieval_ranking(encoder, kb, queries, max(curve_ks), params["embed"])
+    with vector_engine(encoder, params["embed"]) as encode:  # the KB is embedded here first: on `embed.engine`
+        ranked, top_scores = retrieval_ranking(
+            encoder, kb, queries, max(curve_ks), params["embed"]["cache_dir"], encode
+        )
     answerable = queries["kb_id"].notna().to_numpy()
     answers = answered(top_scores, params["index"]["abstain_below"])
     # recall and MRR rank the answerable queries; the others are measured by abstention
