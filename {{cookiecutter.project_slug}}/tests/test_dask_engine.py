@@ -12,9 +12,10 @@ import pytest
 from {{ cookiecutter.package_name }} import dask_engine
 from {{ cookiecutter.package_name }}.dask_engine import assemble, chunk_bounds, encode_chunk, one_line, vectors_only
 from {{ cookiecutter.package_name }}.embeddings import embed_texts, vector_engine
-from {{ cookiecutter.package_name }}.encoders import Encoder, build_encoder, length_batches
+from {{ cookiecutter.package_name }}.encoders import length_batches
 from {{ cookiecutter.package_name }}.params import load_params
 from {{ cookiecutter.package_name }}.runner import StageError
+from test_embeddings import make_encoder
 
 
 @pytest.mark.parametrize(
@@ -63,13 +64,6 @@ def test_batches_depend_on_the_texts_not_on_their_order():
     batches = [[texts[i] for i in batch] for batch in length_batches(lengths, texts, 2)]
     backwards = [[texts[::-1][i] for i in batch] for batch in length_batches(lengths[::-1], texts[::-1], 2)]
     assert batches == backwards == [["crash", "login"], ["refund"], ["invoice", "parcel"]]
-
-
-def make_encoder(tmp_path, texts):
-    params = load_params()["encoder"]
-    params["tfidf_svd"] = {**params["tfidf_svd"], "n_components": 4, "stop_words": False}
-    build_encoder("tfidf-svd", texts, params, tmp_path / "encoder")
-    return Encoder(tmp_path / "encoder")
 
 
 def test_a_worker_computes_the_bytes_of_the_local_encoder_and_gets_no_bm25_model(tmp_path, texts):
