@@ -14,7 +14,7 @@ and without a dashboard. It is started only when some text needs a vector.
 
 A worker that dies is replaced by Dask, which runs its chunks again; when the
 computation fails anyway (every worker gone, a chunk that kills each worker it
-runs on, no chunk finished for `embed.dask.timeout_s` seconds), the stage stops
+runs on, no chunk back within `embed.dask.timeout_s` seconds), the stage stops
 with one line before anything is written.
 """
 

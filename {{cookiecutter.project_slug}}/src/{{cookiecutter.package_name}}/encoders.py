@@ -250,6 +250,8 @@ def encode_unpadded(model, texts: list[str], batch_size: int) -> np.ndarray:
     embed, an incremental one or on another worker. Unpadded, a vector depends on
     its text alone: the cache, the chunking and the Dask engine keep the bytes.
     """
+    if len(texts) == 1:  # nothing to pad against (a query): skip tokenizing twice
+        return model.encode(texts, batch_size=1, normalize_embeddings=True, show_progress_bar=False)
     preprocess = getattr(model, "preprocess", None) or model.tokenize  # `tokenize` before sentence-transformers 6
     lengths = preprocess(texts)["attention_mask"].sum(dim=1).tolist()
     batches = length_batches(lengths, texts, batch_size)

@@ -276,7 +276,7 @@ class DaskParams(Section):
 
     workers: PositiveInt  # processes of the LocalCluster, when DASK_SCHEDULER_ADDRESS is not set
     chunk_size: PositiveInt  # texts per task
-    timeout_s: PositiveInt  # the stage fails when no chunk finishes for this long
+    timeout_s: PositiveInt  # the stage fails when no chunk comes back for this long
 
 
 class EmbedParams(Section):
