@@ -55,9 +55,10 @@ chromium:
 		{ echo "chromium is missing and could not be installed: run apt-get install chromium as root"; exit 1; }
 
 ## bench: bake the default project and measure it against the performance targets, then retrieval quality
-## on docstrings, then the abstention signals, then the drift check's calibration, then the service over HTTP
-## (~70 min on 2 cores); writes docs/benchmarks/ and the tables of docs/benchmarks.md, docs/pipeline.md,
-## docs/evaluation-set.md and docs/drift.md.
+## on docstrings, then the abstention signals, then the drift check's calibration, then the service over HTTP,
+## then rollout, then training out of core and embedding on Dask (~100 min on 2 cores); writes docs/benchmarks/
+## and the tables of docs/benchmarks.md, docs/pipeline.md, docs/evaluation-set.md, docs/drift.md,
+## docs/rollout.md and docs/scaling-out.md.
 ## BENCH_SIZE=tiny: a 5-minute smoke run that writes nothing
 BENCH_SIZE ?= full
 bench: $(VENV)/.installed
@@ -77,6 +78,8 @@ bench: $(VENV)/.installed
 		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/rollout.md,--requests 50 --seconds 2)
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/streaming.py --size $(BENCH_SIZE) \
 		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/scaling-out.md)
+	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/dask_embed.py \
+		$(if $(filter full,$(BENCH_SIZE)),--out docs/benchmarks --doc docs/scaling-out.md,--sizes 2000 --neural 8 --chunk-size 500)
 
 ## mutation: bake the default project and run its `make mutation`: mutmut over its src/ with its own tests; prints
 ## the score per module against the targets and the survivors in the decision modules (slow: see docs/testing.md).

@@ -31,6 +31,8 @@ BAD = [
     (["classifier", "max_iter"], -1, "classifier.max_iter must be an integer ≥ 1, got -1"),
     (["evaluate", "curve_max_k"], "ten", "evaluate.curve_max_k must be an integer ≥ 1, got 'ten'"),
     (["embed", "cache_dir"], None, "embed.cache_dir must be non-empty text, got nothing (an empty value)"),
+    (["embed", "engine"], "spark", "embed.engine must be one of 'local', 'dask', got 'spark'"),
+    (["embed", "dask", "chunk_size"], 0, "embed.dask.chunk_size must be an integer ≥ 1, got 0"),
     (["evaluate", "recall_at"], [0, 5], "evaluate.recall_at.0 must be an integer ≥ 1, got 0"),
     (["index", "k"], 0, "index.k must be an integer ≥ 1, got 0"),
     (["validate", "labels"], "billing", "validate.labels must be a list of at least 2 non-empty texts, got 'billing'"),

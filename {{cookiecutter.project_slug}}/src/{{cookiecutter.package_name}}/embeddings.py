@@ -4,19 +4,20 @@ A document is re-embedded only when its text or the encoder changed: rows are
 stored per encoder fingerprint and looked up by the SHA-256 of the text, in
 append-only segments (a run writes only the rows it adds). Dense
 vectors and BM25 rows are cached apart, each under the fingerprint of the part
-of the encoder that makes it. The cache only saves time: with `tfidf-svd` and
-BM25 a row does not depend on which texts were embedded alongside it, so the
-outputs are the same with or without it. (A transformer's floats can differ in
-the last bits with batch padding.)
+of the encoder that makes it. The cache only saves time: a row never depends
+on which texts were embedded alongside it (`tfidf-svd` and BM25 work row by row;
+sentence-transformers batches are never padded, see `encoders.encode_unpadded`),
+so the outputs are the same with or without it, and on any `embed.engine`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,17 +58,39 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def embed_texts(encoder: Encoder, texts: Sequence[str], cache_dir: str | os.PathLike) -> EmbeddingResult:
-    """Dense vectors (and BM25 rows, for a hybrid encoder) of `texts` in order, reusing cached rows."""
+def embed_texts(
+    encoder: Encoder,
+    texts: Sequence[str],
+    cache_dir: str | os.PathLike,
+    encode: Callable[[list[str]], np.ndarray] | None = None,
+) -> EmbeddingResult:
+    """Dense vectors (and BM25 rows, for a hybrid encoder) of `texts` in order, reusing cached rows.
+
+    `encode` computes the dense vectors the cache lacks (default: `encoder.encode`
+    in this process; `vector_engine` gives the one `embed.engine` selects).
+    """
     keys = [text_key(t) for t in texts]
     cache = Path(cache_dir)
-    vectors, n_embedded = cached_rows(encoder.encode, texts, keys, cache / encoder.fingerprint[:32], DENSE)
+    encode = encode or encoder.encode
+    vectors, n_embedded = cached_rows(encode, texts, keys, cache / encoder.fingerprint[:32], DENSE)
     terms = None
     if encoder.lexical is not None:
         folder = cache / f"bm25-{encoder.lexical_fingerprint[:32]}"
         terms, _ = cached_rows(encoder.lexical.document_weights, texts, keys, folder, SPARSE)
     n_reused = len(set(keys)) - n_embedded
     return EmbeddingResult(vectors=vectors, terms=terms, n_embedded=n_embedded, n_reused=n_reused)
+
+
+@contextlib.contextmanager
+def vector_engine(encoder: Encoder, settings: dict[str, Any]) -> Iterator[Callable[[list[str]], np.ndarray]]:
+    """The `encode` of `embed.engine` (`settings` is the `embed` section): this process, or a Dask cluster."""
+    if settings["engine"] == "local":
+        yield encoder.encode
+        return
+    from .dask_engine import DaskEncode
+
+    with DaskEncode(encoder, settings["dask"]) as encode:
+        yield encode
 
 
 def cached_rows(

@@ -218,14 +218,53 @@ class Encoder:
         if self.backend == "tfidf-svd":
             vectors = self._model.transform(texts)
         else:
-            vectors = self._model.encode(
-                list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-            )
+            vectors = encode_unpadded(self._model, list(texts), self.batch_size)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def query_terms(self, texts: Sequence[str]):
         """BM25 query rows of `texts`, or None when the encoder is dense only."""
         return self.lexical.query_terms(list(texts)) if self.lexical else None
+
+
+def length_batches(lengths: Sequence[int], texts: Sequence[str], batch_size: int) -> list[list[int]]:
+    """Positions of `texts` in batches of at most `batch_size` that each hold a single token length.
+
+    Batches follow (length, text) order, so which texts share a batch depends on
+    the texts alone, never on the order they came in.
+    """
+    batches: list[list[int]] = []
+    for position in sorted(range(len(texts)), key=lambda i: (lengths[i], texts[i])):
+        last = batches[-1] if batches else None
+        if last and lengths[last[0]] == lengths[position] and len(last) < batch_size:
+            last.append(position)
+        else:
+            batches.append([position])
+    return batches
+
+
+def encode_unpadded(model, texts: list[str], batch_size: int) -> np.ndarray:
+    """sentence-transformers vectors of `texts`, in batches of one token length each, so no text is padded.
+
+    A padded row's last bits depend on its batch's longest text (attention sums
+    run over more positions), so the same article would get other bytes in a full
+    embed, an incremental one or on another worker. Unpadded, a vector depends on
+    its text alone: the cache, the chunking and the Dask engine keep the bytes.
+    """
+    if len(texts) == 1:  # nothing to pad against (a query): skip tokenizing twice
+        return model.encode(texts, batch_size=1, normalize_embeddings=True, show_progress_bar=False)
+    preprocess = getattr(model, "preprocess", None) or model.tokenize  # `tokenize` before sentence-transformers 6
+    lengths = preprocess(texts)["attention_mask"].sum(dim=1).tolist()
+    batches = length_batches(lengths, texts, batch_size)
+    parts = [
+        model.encode(
+            [texts[i] for i in batch], batch_size=len(batch), normalize_embeddings=True, show_progress_bar=False
+        )
+        for batch in batches
+    ]
+    vectors = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+    for batch, part in zip(batches, parts, strict=True):
+        vectors[batch] = part
+    return vectors
 
 
 def folder_sha256(path: str | os.PathLike, exclude: Collection[str] = ()) -> str:

@@ -295,8 +295,18 @@ class GateParams(Section):
         return thresholds
 
 
+class DaskParams(Section):
+    """`embed.dask`: how `embed.engine: dask` splits the work (see dask_engine.py)."""
+
+    workers: PositiveInt  # processes of the LocalCluster, when DASK_SCHEDULER_ADDRESS is not set
+    chunk_size: PositiveInt  # texts per task
+    timeout_s: PositiveInt  # the stage fails when no chunk comes back for this long
+
+
 class EmbedParams(Section):
     cache_dir: Text
+    engine: Literal["local", "dask"]
+    dask: DaskParams
 
 
 class HnswParams(Section):

@@ -26,7 +26,7 @@ import pandas as pd
 from dvclive import Live
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-from ..embeddings import embed_texts
+from ..embeddings import embed_texts, vector_engine
 from ..encoders import Encoder
 from ..io import read_csv, write_csv, write_json
 from ..models import load_model
@@ -62,10 +62,11 @@ def classification_metrics(y_true: pd.Series, y_pred: list[str], labels: list[st
     }
 
 
-def retrieval_ranking(encoder: Encoder, kb: pd.DataFrame, queries: pd.DataFrame, k: int, cache_dir: str):
+def retrieval_ranking(encoder: Encoder, kb: pd.DataFrame, queries: pd.DataFrame, k: int, cache_dir: str, encode=None):
     """Top-`k` KB ids per golden query, by exact (hybrid, if the encoder is) search over the candidate's embeddings,
-    and the best score of each query (what abstention compares with its threshold)."""
-    documents = embed_texts(encoder, kb_documents(kb), cache_dir)
+    and the best score of each query (what abstention compares with its threshold). `encode` embeds the articles
+    the cache lacks (default: the encoder, in this process)."""
+    documents = embed_texts(encoder, kb_documents(kb), cache_dir, encode)
     index = build_index("exact", kb["id"].tolist(), documents.vectors, {}, documents.terms)
     texts = queries["query"].tolist()
     rows, scores = index.search_scored(encoder.encode(texts), k, encoder.query_terms(texts), encoder.dense_weight)
@@ -150,7 +151,10 @@ def main() -> int:
 
     ks = sorted(settings["recall_at"])
     curve_ks = range(1, max(max(ks), settings["curve_max_k"]) + 1)
-    ranked, top_scores = retrieval_ranking(encoder, kb, queries, max(curve_ks), params["embed"]["cache_dir"])
+    with vector_engine(encoder, params["embed"]) as encode:  # the KB is embedded here first: on `embed.engine`
+        ranked, top_scores = retrieval_ranking(
+            encoder, kb, queries, max(curve_ks), params["embed"]["cache_dir"], encode
+        )
     answerable = queries["kb_id"].notna().to_numpy()
     answers = answered(top_scores, params["index"]["abstain_below"])
     # recall and MRR rank the answerable queries; the others are measured by abstention
