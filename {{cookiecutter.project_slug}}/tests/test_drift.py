@@ -28,6 +28,7 @@ from {{ cookiecutter.package_name }}.stages.sample_data import generate_tickets
 from {{ cookiecutter.package_name }}.stages.sample_incoming import SHIFTS, VOCABULARY, generate_incoming
 from {{ cookiecutter.package_name }}.stages.train_classifier import build_classifier, fit_streaming
 
+
 @pytest.fixture
 def settings():
     return {**load_params()["data"]["incoming"], "n_tickets": 200}
