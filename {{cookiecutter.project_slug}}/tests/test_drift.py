@@ -92,6 +92,8 @@ def test_a_hashing_classifier_knows_the_words_of_its_training_tickets(texts, lab
 def test_a_hashing_classifier_without_idf_is_refused_in_one_line():
     with pytest.raises(StageError, match=r"classifier.skops hashes words but has no IDF \(idf_\)"):
         vocabulary_of(make_pipeline(HashingVectorizer()))
+
+
 # ----------------------------------------------------------------------------- the checks on tiny data
 SETTINGS = {
     "alpha": 0.001,
