@@ -141,6 +141,25 @@ def test_each_cell_restores_what_it_shares_and_pushes_its_experiment(team, cells
     )
 
 
+def test_a_second_run_of_a_cell_cannot_silently_keep_the_first_runs_experiment(team, cells):
+    """`dvc exp push` exits 0 and pushes nothing when origin has another experiment of that name: make fails."""
+    clone = cells[CELLS[1]].clone
+    baseline = run(["git", "rev-parse", "HEAD"], clone).stdout.strip()
+    on_origin = experiment_ref(team.origin, CELLS[0])
+    # a different experiment called like the first cell, as a rerun of the sweep at this commit makes
+    run(
+        ["git", "update-ref", f"refs/exps/{baseline[:2]}/{baseline[2:]}/{CELLS[0]}", experiment_ref(clone, CELLS[1])],
+        clone,
+    )
+    result = run([*NO_NETWORK, "make", "sweep-push", f"CELL={CELLS[0]}"], clone, check=False, SWEEP=SWEEP)
+    assert result.returncode != 0
+    assert (
+        f"sweep: origin has another experiment {CELLS[0]} of this commit after the push (an earlier run of the "
+        f"sweep): remove it with `dvc exp remove -g origin {CELLS[0]}`"
+    ) in result.stderr
+    assert experiment_ref(team.origin, CELLS[0]) == on_origin
+
+
 def test_the_collector_tables_every_cell_with_its_decision_and_names_the_best(team, cells, collected):
     clone, result = collected
     report = (clone / "reports/sweeps/ci.md").read_text()

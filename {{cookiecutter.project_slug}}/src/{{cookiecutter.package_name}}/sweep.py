@@ -16,6 +16,7 @@ and run as `dvc exp run -n <name>-<i> -S key=value ...`. The commands:
 - `plan SWEEP`: the cells as JSON (`--names`: their names only, for a CI matrix;
   `--gitlab-child FILE`: FILE's jobs with the names as their matrix, a GitLab child pipeline).
 - `run-cell SWEEP CELL`: run one cell in the workspace (one CI job).
+- `push SWEEP CELL`: `dvc exp push` its experiment to origin, and check that origin has it.
 - `collect SWEEP [--pull REMOTE]`: read each cell's experiment of HEAD from git
   (pulled from REMOTE first) and write a Markdown table: the swept values, the
   metrics promote gates on, the promotion decision, the cases that changed
@@ -173,7 +174,7 @@ def load_sweep(path: str | Path, params: dict[str, Any] | None = None) -> Sweep:
     source = str(path)
     if path.suffix != ".yaml":
         raise SweepError(f"{source}: a sweep file is sweeps/<name>.yaml")
-    if not NAME.match(path.stem):
+    if not NAME.fullmatch(path.stem):
         raise SweepError(
             f"{source}: the sweep's name {path.stem!r} (its file name) must be 1 to 40 lowercase letters, "
             "digits, '-' or '_', starting with a letter or a digit"
@@ -264,6 +265,33 @@ def run_cell(sweep: Sweep, name: str, pull: bool = False) -> int:
     return run(dvc_exp_run(sweep.cell(name), pull=pull)).returncode
 
 
+def push_cell(sweep: Sweep, name: str, remote: str, outputs: bool) -> int:
+    """`dvc exp push` one cell's experiment, then check that `remote` has it.
+
+    `dvc exp push` exits 0 without pushing when the remote already holds a different
+    experiment of that name (an earlier run of the sweep at the same commit), which
+    would leave that older experiment in the table: here that is an error.
+    """
+    cell = sweep.cell(name)
+    baseline = head_commit()
+    local = experiment_commit(baseline, cell.name)
+    if local is None:
+        raise SweepError(f"no experiment {cell.name} of HEAD here: run the cell first (make sweep-cell)")
+    cache = ["--run-cache"] if outputs else ["--no-cache"]
+    if run(["dvc", "exp", "push", *cache, remote, cell.name]).returncode != 0:
+        return 1
+    ref = experiment_ref(baseline, cell.name)
+    listed = git("ls-remote", "--end-of-options", remote, ref)
+    pushed = listed.stdout.split()[0] if listed.returncode == 0 and listed.stdout.strip() else None
+    if pushed != local:
+        raise SweepError(
+            f"{remote} has {'another' if pushed else 'no'} experiment {cell.name} of this commit after the push"
+            f"{' (an earlier run of the sweep)' if pushed else ''}: remove it with "
+            f"`dvc exp remove -g {remote} {cell.name}` and run the cell again, or sweep from a new commit"
+        )
+    return 0
+
+
 # Collecting: each cell's experiment of HEAD, read from git (metrics, params and cases are committed).
 
 
@@ -290,9 +318,14 @@ def head_commit() -> str:
     return found.stdout.strip()
 
 
+def experiment_ref(baseline: str, name: str) -> str:
+    """Where DVC keeps experiment `name` of commit `baseline`."""
+    return f"refs/exps/{baseline[:2]}/{baseline[2:]}/{name}"
+
+
 def experiment_commit(baseline: str, name: str) -> str | None:
-    """The commit of experiment `name` of `baseline` (DVC keeps it as refs/exps/<sha[:2]>/<sha[2:]>/<name>)."""
-    found = git("rev-parse", "--verify", "--quiet", f"refs/exps/{baseline[:2]}/{baseline[2:]}/{name}" + "^{commit}")
+    """The commit of experiment `name` of `baseline`, if this clone has it."""
+    found = git("rev-parse", "--verify", "--quiet", experiment_ref(baseline, name) + "^{commit}")
     return found.stdout.strip() if found.returncode == 0 else None
 
 
@@ -491,6 +524,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cell.add_argument("sweep")
     cell.add_argument("cell")
     cell.add_argument("--pull", action="store_true", help="restore run-cached stages' outputs from the DVC remote")
+    pushed = commands.add_parser("push", help="dvc exp push one cell, and check that the remote has it")
+    pushed.add_argument("sweep")
+    pushed.add_argument("cell")
+    pushed.add_argument("--remote", default="origin", help="the git remote (default: origin)")
+    pushed.add_argument("--run-cache", action="store_true", help="also push outputs and run-cache to the DVC remote")
     collected = commands.add_parser("collect", help="the comparison table of the cells' experiments of HEAD")
     collected.add_argument("sweep")
     collected.add_argument("--pull", metavar="REMOTE", help="dvc exp pull the cells from this git remote first")
@@ -518,6 +556,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "run-cell":
             return run_cell(sweep, args.cell, args.pull)
+        if args.command == "push":
+            return push_cell(sweep, args.cell, args.remote, args.run_cache)
         if args.command == "queue":
             run_queue(sweep, args.jobs, args.timeout)
         elif args.pull:
