@@ -16,12 +16,14 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import NO_NETWORK, base_env, commit, ran_stages, run
+from conftest import DEFAULT_PACKAGE, NO_NETWORK, base_env, commit, ran_stages, run
+from git_http import git_http_server
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("sweeps")]
 
@@ -158,6 +160,31 @@ def test_a_second_run_of_a_cell_cannot_silently_keep_the_first_runs_experiment(t
         f"sweep): remove it with `dvc exp remove -g origin {CELLS[0]}`"
     ) in result.stderr
     assert experiment_ref(team.origin, CELLS[0]) == on_origin
+
+
+def test_the_push_gets_its_token_from_the_environment_through_git_askpass(team, cells, tmp_path):
+    """The workflow's push step against a git server that wants a token, as GitHub's and GitLab's do.
+
+    `dvc exp push` (dulwich) and the check after it (git) both ask scripts/git-askpass.sh,
+    which answers from GIT_TOKEN: a wrong token is refused, the right one pushes, and
+    the token is written nowhere in the clone.
+    """
+    clone = cells[CELLS[0]].clone
+    served = tmp_path / "served"
+    run(["git", "clone", "-q", "--bare", team.origin, served / "team.git"], tmp_path)
+    run(["git", "config", "http.receivepack", "true"], served / "team.git")
+    token = "ghs_not-a-real-token-0123456789"
+    with git_http_server(served, "x-access-token", token) as server:
+        url = f"{server.url}/team.git"
+        push = [sys.executable, "-m", f"{DEFAULT_PACKAGE}.sweep", "push", SWEEP, CELLS[0], "--remote", url]
+        askpass = {"GIT_ASKPASS": str(clone / "scripts/git-askpass.sh"), "GIT_TERMINAL_PROMPT": "0"}
+        refused = run(push, clone, check=False, **askpass, GIT_TOKEN="wrong")
+        assert refused.returncode != 0 and "Authentication failed" in refused.stderr
+        pushed = run(push, clone, **askpass, GIT_TOKEN=token)
+        assert f"Pushed experiment {CELLS[0]}" in pushed.stdout + pushed.stderr
+    assert experiment_ref(served / "team.git", CELLS[0]) == experiment_ref(clone, CELLS[0])
+    assert True in server.authorized  # the server was asked with the token, after refusing without it
+    assert not any(token in path.read_text(errors="replace") for path in (clone / ".git").glob("config*"))
 
 
 def test_the_collector_tables_every_cell_with_its_decision_and_names_the_best(team, cells, collected):
