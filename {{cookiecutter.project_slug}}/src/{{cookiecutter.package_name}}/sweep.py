@@ -283,11 +283,13 @@ def push_cell(sweep: Sweep, name: str, remote: str, outputs: bool) -> int:
     ref = experiment_ref(baseline, cell.name)
     listed = git("ls-remote", "--end-of-options", remote, ref)
     pushed = listed.stdout.split()[0] if listed.returncode == 0 and listed.stdout.strip() else None
+    if pushed is None:
+        raise SweepError(f"{remote} does not list experiment {cell.name} after the push (see dvc's output above)")
     if pushed != local:
         raise SweepError(
-            f"{remote} has {'another' if pushed else 'no'} experiment {cell.name} of this commit after the push"
-            f"{' (an earlier run of the sweep)' if pushed else ''}: remove it with "
-            f"`dvc exp remove -g {remote} {cell.name}` and run the cell again, or sweep from a new commit"
+            f"{remote} has another experiment {cell.name} of this commit after the push (an earlier run of the "
+            f"sweep): remove it with `dvc exp remove -g {remote} {cell.name}` and run the cell again, "
+            "or sweep from a new commit"
         )
     return 0
 
