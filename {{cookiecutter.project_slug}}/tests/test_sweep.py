@@ -12,7 +12,8 @@ from {{ cookiecutter.package_name }}.stages.promote import Decision
 from {{ cookiecutter.package_name }}.sweep import Result, SweepError, best_of, load_sweep, markdown
 
 PARAMS = load_params(Path("params.yaml").resolve())
-EXAMPLE = Path("sweeps/classifier-c.yaml").resolve()
+# Like sweeps/classifier-c.yaml (the template's tests plan that file itself; mutmut's copy has no sweeps/).
+EXAMPLE = "metric: classification.macro_f1\ngrid:\n  classifier.C: [0.5, 1.0, 2.0, 8.0]\n"
 
 
 def write(tmp_path, text, name="try"):
@@ -25,8 +26,8 @@ def loaded(tmp_path, text, name="try"):
     return load_sweep(write(tmp_path, text, name), PARAMS)
 
 
-def test_the_example_sweep_plans_one_named_cell_per_value():
-    planned = sweep.plan(load_sweep(EXAMPLE, PARAMS))
+def test_the_example_sweep_plans_one_named_cell_per_value(tmp_path):
+    planned = sweep.plan(loaded(tmp_path, EXAMPLE, name="classifier-c"))
     assert planned["sweep"] == "classifier-c"
     assert (planned["metric"], planned["direction"]) == ("classification.macro_f1", "higher")  # from gate.regression
     assert [(cell["name"], cell["overrides"]) for cell in planned["cells"]] == [
@@ -272,7 +273,7 @@ def test_experiments_are_found_by_name_under_their_baseline_only(tmp_path, monke
 
 
 def test_plan_on_the_command_line_and_one_line_errors(tmp_path, capsys):
-    assert sweep.main(["plan", str(EXAMPLE), "--names"]) == 0
+    assert sweep.main(["plan", str(write(tmp_path, EXAMPLE, name="classifier-c")), "--names"]) == 0
     assert json.loads(capsys.readouterr().out) == [f"classifier-c-{i}" for i in range(1, 5)]
     bad = write(tmp_path, "metric: classification.macro_f1\ngrid: {}\n")
     assert sweep.main(["run-cell", str(bad), "try-1"]) == 1
