@@ -33,6 +33,7 @@ COMMIT_MESSAGE = "Initial project from cookiecutter-dvc-pipeline"
 REMOVE_WHEN = {
     ".github": ANSWERS["ci_provider"] != "github",
     ".gitlab-ci.yml": ANSWERS["ci_provider"] != "gitlab",
+    ".gitlab": ANSWERS["ci_provider"] != "gitlab",
     "LICENSE": ANSWERS["license"] == "Proprietary",
     "Dockerfile": ANSWERS["serving"] == "none",
     ".dockerignore": ANSWERS["serving"] == "none",

@@ -69,6 +69,7 @@ PACKAGE_FILES = [
     "retrieval.py",
     "runner.py",
     "slices.py",
+    "sweep.py",
     "text.py",
     "tokens.py",
     "vector_index.py",
@@ -102,7 +103,9 @@ COMMON_FILES = {
     "expectations/tickets.json",
     "golden/must_pass_tickets.csv",
     "params.yaml",
+    "scripts/git-askpass.sh",
     "scripts/mutation_report.py",
+    "sweeps/classifier-c.yaml",
     "pyproject.toml",
     *(
         f"tests/{name}.py"
@@ -129,6 +132,7 @@ COMMON_FILES = {
             "test_sample_data",
             "test_slices",
             "test_split",
+            "test_sweep",
             "test_tokens",
             "test_train_classifier",
             "test_training",
@@ -144,9 +148,9 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
     files = COMMON_FILES | {f"src/{package}/{name}" for name in PACKAGE_FILES}
     ci = answers.get("ci_provider", "github")
     if ci == "github":
-        files |= {".github/workflows/ci.yml", ".github/workflows/drift.yml"}
+        files |= {".github/workflows/ci.yml", ".github/workflows/drift.yml", ".github/workflows/sweep.yml"}
     if ci == "gitlab":
-        files.add(".gitlab-ci.yml")
+        files |= {".gitlab-ci.yml", ".gitlab/sweep-cells.yml"}
     if answers.get("license", "MIT") != "Proprietary":
         files.add("LICENSE")
     if answers.get("serving", "fastapi") == "fastapi":
@@ -258,11 +262,22 @@ def test_ci_files_pass_their_linters(baked):
     assert workflow.exists() == (ci == "github") and gitlab.exists() == (ci == "gitlab")
     if ci == "github":
         rollout = [workflow.with_name("rollout.yml")] if answers.get("serving", "fastapi") == "fastapi" else []
-        for path in (workflow, workflow.with_name("drift.yml"), *rollout):
+        for path in (workflow, workflow.with_name("drift.yml"), workflow.with_name("sweep.yml"), *rollout):
             assert actionlint(path).returncode == 0
             assert zizmor(path).returncode == 0
     if ci == "gitlab":
         assert check_gitlab_ci(gitlab).returncode == 0
+        assert check_gitlab_ci(project / ".gitlab" / "sweep-cells.yml").returncode == 0
+        # the child pipeline a sweep really runs: the cells of the example sweep filled in
+        package = project.name.replace("-", "_")
+        plan = [sys.executable, "-m", f"{package}.sweep", "plan", "sweeps/classifier-c.yaml"]
+        child = run([*plan, "--gitlab-child", ".gitlab/sweep-cells.yml"], project).stdout
+        assert yaml.safe_load(child)["sweep-cell"]["parallel"]["matrix"] == [
+            {"CELL": [f"classifier-c-{i}" for i in range(1, 5)]}
+        ]
+        (project / ".dvc" / "tmp" / "sweep-pipeline.yml").write_text(child)
+        assert check_gitlab_ci(project / ".dvc" / "tmp" / "sweep-pipeline.yml").returncode == 0
+    assert (project / ".gitlab").exists() == (ci == "gitlab")
 
 
 # What must never reach an image: history, the DVC cache and local config, raw data, environments, secrets.

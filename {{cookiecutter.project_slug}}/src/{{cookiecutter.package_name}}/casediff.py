@@ -128,17 +128,20 @@ def must_pass_diff(base_text: str, current_text: str) -> CaseDiff:
     )
 
 
-def case_diffs(commit: str) -> list[CaseDiff]:
-    """Tickets, golden queries and must-pass cases of the workspace against `commit` (kinds it lacks: left out)."""
+def case_diffs(commit: str, current: str | None = None) -> list[CaseDiff]:
+    """Tickets, golden queries and must-pass cases of `current` (the workspace when None) against `commit`.
+
+    Kinds that either side lacks are left out. Ticket texts come from the workspace's test split.
+    """
     diffs = []
-    tickets = read_at(commit, TICKETS), read_at(None, TICKETS)
+    tickets = read_at(commit, TICKETS), read_at(current, TICKETS)
     if all(tickets):
         texts = {row["id"]: row.get("text", "") for row in csv_rows(read_at(None, TEST_SPLIT), "id").values()}
         diffs.append(ticket_diff(*tickets, texts))
-    queries = read_at(commit, QUERIES), read_at(None, QUERIES)
+    queries = read_at(commit, QUERIES), read_at(current, QUERIES)
     if all(queries):
         diffs.append(query_diff(*queries))
-    must_pass = read_at(commit, MUST_PASS), read_at(None, MUST_PASS)
+    must_pass = read_at(commit, MUST_PASS), read_at(current, MUST_PASS)
     if all(must_pass):
         diffs.append(must_pass_diff(*must_pass))
     return diffs
