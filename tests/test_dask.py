@@ -32,14 +32,16 @@ DASK = str(Path(sys.executable).parent / "dask")
 
 
 def set_embed(project: Path, **values) -> None:
-    """Set keys of the `embed` section in params.yaml (each key name appears once in the file)."""
+    """Set keys of the `embed` section in params.yaml (each key name appears once in that section)."""
     params = project / "params.yaml"
     text = params.read_text()
+    section = re.search(r"^embed:\n(?:[ #].*\n|\n)*", text, re.MULTILINE)
+    body = section.group(0)
     for key, value in values.items():
         pattern = re.compile(rf"^(\s+{key}:) \S+", re.MULTILINE)
-        assert len(pattern.findall(text)) == 1, f"{key} is not a unique key of params.yaml"
-        text = pattern.sub(rf"\g<1> {value}", text)
-    params.write_text(text)
+        assert len(pattern.findall(body)) == 1, f"{key} is not a unique key of the embed section"
+        body = pattern.sub(rf"\g<1> {value}", body)
+    params.write_text(text[: section.start()] + body + text[section.end() :])
 
 
 def repro_offline(project: Path) -> subprocess.CompletedProcess:

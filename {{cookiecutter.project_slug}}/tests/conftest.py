@@ -37,3 +37,18 @@ def tickets():
             "channel": ["email", "chat", "web", "phone"] * (len(TEXTS) // 4),
         }
     )
+
+
+@pytest.fixture
+def make_encoder():
+    """Build a small tf-idf + SVD encoder (4 dimensions) fitted on `texts` in `folder`/encoder, and load it."""
+    from {{ cookiecutter.package_name }}.encoders import Encoder, build_encoder
+    from {{ cookiecutter.package_name }}.params import load_params
+
+    def make(folder, texts):
+        params = load_params()["encoder"]
+        params["tfidf_svd"] = {**params["tfidf_svd"], "n_components": 4, "stop_words": False}
+        build_encoder("tfidf-svd", texts, params, folder / "encoder")
+        return Encoder(folder / "encoder")
+
+    return make

@@ -15,7 +15,6 @@ from {{ cookiecutter.package_name }}.embeddings import embed_texts, vector_engin
 from {{ cookiecutter.package_name }}.encoders import length_batches
 from {{ cookiecutter.package_name }}.params import load_params
 from {{ cookiecutter.package_name }}.runner import StageError
-from test_embeddings import make_encoder
 
 
 @pytest.mark.parametrize(
@@ -66,20 +65,22 @@ def test_batches_depend_on_the_texts_not_on_their_order():
     assert batches == backwards == [["crash", "login"], ["refund"], ["invoice", "parcel"]]
 
 
-def test_a_worker_computes_the_bytes_of_the_local_encoder_and_gets_no_bm25_model(tmp_path, texts):
+def test_a_worker_computes_the_bytes_of_the_local_encoder_and_gets_no_bm25_model(tmp_path, texts, make_encoder):
     encoder = make_encoder(tmp_path, texts)
     worker_copy = vectors_only(encoder)
     assert worker_copy.lexical is None and encoder.lexical is not None
     assert encode_chunk(worker_copy, texts[2:5]).tobytes() == encoder.encode(texts)[2:5].tobytes()
 
 
-def test_the_local_engine_is_the_encoder_itself(tmp_path, texts):
+def test_the_local_engine_is_the_encoder_itself(tmp_path, texts, make_encoder):
     encoder = make_encoder(tmp_path, texts)
     with vector_engine(encoder, {**load_params()["embed"], "engine": "local"}) as encode:
         assert encode == encoder.encode
 
 
-def test_the_dask_engine_without_distributed_names_the_extra_and_writes_nothing(tmp_path, texts, monkeypatch):
+def test_the_dask_engine_without_distributed_names_the_extra_and_writes_nothing(
+    tmp_path, texts, monkeypatch, make_encoder
+):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as in a project installed without the extra
     encoder = make_encoder(tmp_path, texts)
     settings = {**load_params()["embed"], "engine": "dask"}
@@ -99,7 +100,7 @@ def test_an_exception_becomes_one_short_line():
     assert len(cut) == dask_engine.MAX_MESSAGE and cut.endswith("xx...")
 
 
-def test_the_engine_starts_no_cluster_when_nothing_needs_a_vector(tmp_path, texts):
+def test_the_engine_starts_no_cluster_when_nothing_needs_a_vector(tmp_path, texts, make_encoder):
     encoder = make_encoder(tmp_path, texts)
     engine = dask_engine.DaskEncode(encoder, load_params()["embed"]["dask"])
     assert engine([]).shape == (0, 0) and engine.client is None and engine.cluster is None

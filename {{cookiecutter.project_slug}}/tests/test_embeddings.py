@@ -7,20 +7,13 @@ from {{ cookiecutter.package_name }}.encoders import Encoder, build_encoder
 from {{ cookiecutter.package_name }}.params import load_params
 
 
-def make_encoder(tmp_path, texts):
-    params = load_params()["encoder"]
-    params["tfidf_svd"] = {**params["tfidf_svd"], "n_components": 4, "stop_words": False}
-    build_encoder("tfidf-svd", texts, params, tmp_path / "encoder")
-    return Encoder(tmp_path / "encoder")
-
-
-def test_vectors_are_unit_length_float32(tmp_path, texts):
+def test_vectors_are_unit_length_float32(tmp_path, texts, make_encoder):
     vectors = make_encoder(tmp_path, texts).encode(texts)
     assert vectors.dtype == np.float32 and vectors.shape == (len(texts), 4)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
-def test_only_new_or_changed_texts_are_embedded_again(tmp_path, texts):
+def test_only_new_or_changed_texts_are_embedded_again(tmp_path, texts, make_encoder):
     encoder = make_encoder(tmp_path, texts)
     first = embed_texts(encoder, texts, tmp_path / "cache")
     assert (first.n_embedded, first.n_reused) == (len(texts), 0)
@@ -32,14 +25,14 @@ def test_only_new_or_changed_texts_are_embedded_again(tmp_path, texts):
     assert np.array_equal(second.vectors[-1], encoder.encode(changed[-1:])[0])
 
 
-def test_a_different_encoder_does_not_reuse_vectors(tmp_path, texts):
+def test_a_different_encoder_does_not_reuse_vectors(tmp_path, texts, make_encoder):
     encoder = make_encoder(tmp_path / "one", texts)
     embed_texts(encoder, texts, tmp_path / "cache")
     other = make_encoder(tmp_path / "two", texts + ["more vocabulary changes the model"])
     assert embed_texts(other, texts, tmp_path / "cache").n_embedded == len(texts)
 
 
-def test_bm25_rows_are_cached_and_a_new_blend_weight_reuses_every_row(tmp_path, texts):
+def test_bm25_rows_are_cached_and_a_new_blend_weight_reuses_every_row(tmp_path, texts, make_encoder):
     encoder = make_encoder(tmp_path / "one", texts)
     first = embed_texts(encoder, texts, tmp_path / "cache")
     assert first.terms.shape[0] == len(texts)
@@ -90,7 +83,7 @@ def dense_segments(cache):
     return sorted(cache.glob("*/segment-*/vectors.npy"))
 
 
-def test_new_rows_go_to_a_new_segment_and_old_ones_are_not_rewritten(tmp_path, texts):
+def test_new_rows_go_to_a_new_segment_and_old_ones_are_not_rewritten(tmp_path, texts, make_encoder):
     encoder = make_encoder(tmp_path, texts)
     cache = tmp_path / "cache"
     first = embed_texts(encoder, texts[:5], cache)
@@ -104,7 +97,7 @@ def test_new_rows_go_to_a_new_segment_and_old_ones_are_not_rewritten(tmp_path, t
     assert more.vectors.tobytes() == encoder.encode(texts).tobytes()  # the cache never changes the bytes
 
 
-def test_segments_past_the_limit_are_merged_into_one_and_give_the_same_rows(tmp_path, texts, monkeypatch):
+def test_segments_past_the_limit_are_merged_into_one_and_give_the_same_rows(tmp_path, texts, monkeypatch, make_encoder):
     monkeypatch.setattr(embeddings, "MAX_SEGMENTS", 3)
     encoder = make_encoder(tmp_path, texts)
     cache = tmp_path / "cache"
@@ -118,7 +111,7 @@ def test_segments_past_the_limit_are_merged_into_one_and_give_the_same_rows(tmp_
     assert again.vectors.tobytes() == encoder.encode(list(reversed(texts[:4]))).tobytes()
 
 
-def test_a_damaged_segment_is_dropped_and_only_its_rows_are_embedded_again(tmp_path, texts, capsys):
+def test_a_damaged_segment_is_dropped_and_only_its_rows_are_embedded_again(tmp_path, texts, capsys, make_encoder):
     encoder = make_encoder(tmp_path, texts)
     cache = tmp_path / "cache"
     embed_texts(encoder, texts[:3], cache)
@@ -132,7 +125,7 @@ def test_a_damaged_segment_is_dropped_and_only_its_rows_are_embedded_again(tmp_p
     assert first.exists() and len(dense_segments(cache)) == 2
 
 
-def test_a_cache_in_the_earlier_single_file_layout_is_read_then_merged_away(tmp_path, texts, monkeypatch):
+def test_a_cache_in_the_earlier_single_file_layout_is_read_then_merged_away(tmp_path, texts, monkeypatch, make_encoder):
     encoder = make_encoder(tmp_path, texts)
     folder = tmp_path / "cache" / encoder.fingerprint[:32]
     folder.mkdir(parents=True)
