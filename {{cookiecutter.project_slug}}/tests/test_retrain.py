@@ -122,6 +122,7 @@ def test_the_production_digest_changes_with_any_file_or_name(workspace):
         (False, 1, None, "not promoted"),  # the pipeline stopped
         (False, 0, {"promotion": {"promoted": 1}}, "unchanged"),
         (False, 0, {}, "unchanged"),
+        (False, 0, None, "unchanged"),  # no decision written: nothing says promote refused
     ],
 )
 def test_promotion_outcome(workspace, changed, repro_code, decision, outcome):

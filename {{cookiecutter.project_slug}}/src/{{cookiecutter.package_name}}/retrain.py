@@ -99,8 +99,9 @@ def promotion_outcome(before: str, repro_code: int) -> str:
     pipeline stopped), "unchanged" when the retrained models are the production ones."""
     if production_digest() != before:
         return "promoted"
-    decision = PROMOTE_DECISION.is_file() and read_json(PROMOTE_DECISION).get("promotion", {}).get("promoted", 1)
-    return "not promoted" if repro_code or decision == 0 else "unchanged"
+    # no decision file (promote never ran) is not a refusal: only a written 0 is
+    refused = PROMOTE_DECISION.is_file() and read_json(PROMOTE_DECISION).get("promotion", {}).get("promoted", 1) == 0
+    return "not promoted" if repro_code or refused else "unchanged"
 
 
 def pull_request_body(drift_summary: str, outcome: str, gate_report: str) -> str:
