@@ -279,3 +279,123 @@ def test_plan_on_the_command_line_and_one_line_errors(tmp_path, capsys):
     assert sweep.main(["run-cell", str(bad), "try-1"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("sweep: ") and err.count("\n") == 1 and "names no parameter" in err
+
+
+def test_the_metric_columns_are_the_sweep_metric_then_each_floor_named_exactly():
+    assert sweep.gated_metrics("classification.macro_f1", PARAMS) == [
+        "classification.macro_f1",
+        "classification.accuracy",
+        "retrieval.recall_at_5",
+        "retrieval.mrr",
+    ]
+    params = {"gate": {"thresholds": {"classification": {"accuracy": 0.8}, "slices": {"a*": 0.5, "b?": 0.5}}}}
+    assert sweep.gated_metrics("m", params) == ["m", "classification.accuracy"]
+
+
+def test_the_queue_table_gives_each_named_experiment_its_state():
+    shown = (
+        "Task     Name      Created       Status\n"
+        "1a2b3c4  s-1       03:15 PM      Success\n"
+        "5d6e7f8  s-2       Dec 01, 2026  Failed\n"
+        "9a8b7c6  s-3       03:16 PM      Running\n"
+        "0f1e2d3  s-4       03:16 PM      Queued\n"
+        "\nWorker status: 1 active, 0 idle\n"
+    )
+    assert sweep.parse_queue_status(shown) == {"s-1": "Success", "s-2": "Failed", "s-3": "Running", "s-4": "Queued"}
+    assert sweep.parse_queue_status("No experiment tasks in the queue.\n\nWorker status: 0 active, 0 idle\n") == {}
+
+
+def commit_all(message):
+    subprocess.run(["git", "add", "-A"], check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", message], check=True)
+    return sweep.head_commit()
+
+
+PASSED = {"text": "invoice twice", "expected": "billing", "predicted": "billing", "passed": True}
+
+
+def write_run(c, metrics, must_pass=(PASSED,), floors=None):
+    """What a pipeline run commits: params (with classifier.C = c), its metrics and must-pass cases."""
+    params = sweep.with_overrides(PARAMS, {"classifier.C": c, **(floors or {})})
+    Path("params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    Path("metrics/evaluate").mkdir(parents=True, exist_ok=True)
+    Path("metrics/evaluate/metrics.json").write_text(json.dumps(metrics))
+    Path("metrics/evaluate/must_pass.json").write_text(json.dumps(list(must_pass)))
+    Path("metrics/promote.json").write_text(json.dumps({"promotion": {"promoted": 1}}))  # never read
+
+
+def scores(accuracy, macro_f1):
+    retrieval = {"recall_at_5": 0.8, "mrr": 0.6}
+    return {"classification": {"accuracy": accuracy, "macro_f1": macro_f1}, "retrieval": retrieval}
+
+
+@pytest.fixture
+def swept(tmp_path, monkeypatch):
+    """A git + DVC repository: HEAD, experiments s-1 and s-2 of HEAD, and none for cell s-3."""
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q", "-b", "main"], check=True)
+    Path(".dvc").mkdir()  # what `dvc init` leaves that DVC's API needs
+    Path(".dvc/config").write_text("")
+    Path("dvc.yaml").write_text("metrics:\n- metrics/evaluate/metrics.json\n")
+    Path("sweeps").mkdir()
+    Path("sweeps/s.yaml").write_text("metric: classification.macro_f1\ngrid:\n  classifier.C: [0.5, 2.0, 8.0]\n")
+    write_run(4.0, scores(0.90, 0.88))
+    head = commit_all("run")
+    write_run(0.5, scores(0.91, 0.90))
+    experiments = {"s-1": commit_all("s-1")}
+    # better by the sweep's metric, but under HEAD's accuracy floor even though its own params lower it
+    failed = {**PASSED, "predicted": "bug", "passed": False}
+    write_run(2.0, scores(0.80, 0.95), must_pass=[failed], floors={"gate.thresholds.classification.accuracy": 0.5})
+    experiments["s-2"] = commit_all("s-2")
+    for name, commit in experiments.items():
+        subprocess.run(["git", "update-ref", sweep.experiment_ref(head, name), commit], check=True)
+    subprocess.run(["git", "reset", "-q", "--hard", head], check=True)
+    return head, experiments
+
+
+def test_collect_reads_each_experiment_from_git_and_decides_under_heads_floors(swept, capsys):
+    head, experiments = swept
+    assert sweep.main(["collect", "sweeps/s.yaml"]) == 1  # s-3 has no experiment
+    out, err = capsys.readouterr()
+    assert err == "sweep: no experiment for s-3\n"
+    report = Path("reports/sweeps/s.md").read_text()
+    assert out == report + "\n"
+    table = [line for line in report.splitlines() if line.startswith("|")]
+    assert table[2:] == [
+        "| HEAD | 4.0 | 0.8800 | 0.9000 | 0.8000 | 0.6000 | promoted | – | – | – |",
+        "| `s-1` ★ | 0.5 | 0.9000 | 0.9100 | 0.8000 | 0.6000 | promoted | – | – | 0 / 0 |",
+        "| `s-2` | 2.0 | 0.9500 | 0.8000 | 0.8000 | 0.6000 "
+        "| refused: `classification.accuracy` 0.8000 < 0.8500, 1 must-pass failed | – | – | 1 / 0 |",
+        "| `s-3` | – | – | – | – | – | no experiment: the cell failed or was not pushed | – | – | – |",
+    ]
+    assert report.splitlines()[0] == f"## Sweep `s`: 2 of 3 experiments of HEAD ({head[:7]})"
+    assert "Best by `classification.macro_f1` (higher is better): **`s-1`** (0.9000; HEAD 0.8800)." in report
+
+    found = sweep.read_result("s-2", experiments["s-2"], head, ["classifier.C"], PARAMS)
+    assert (found.commit, found.params) == (experiments["s-2"], {"classifier.C": 2.0})
+    assert found.metrics == {**sweep.flatten(scores(0.80, 0.95))}
+    assert [row[3] for row in found.decision.rows] == [False, True, True, True]
+
+
+def test_collect_writes_where_asked_and_needs_the_metric_somewhere(swept, capsys):
+    Path("sweeps/s.yaml").write_text("metric: classification.macro_f1\ngrid:\n  classifier.C: [0.5, 2.0]\n")
+    assert sweep.main(["collect", "sweeps/s.yaml", "--report", "out/table.md"]) == 0
+    assert capsys.readouterr().err == ""
+    assert Path("out/table.md").is_file() and not Path("reports").exists()
+    Path("sweeps/s.yaml").write_text("metric: retrieval.recall_at_1\ngrid:\n  classifier.C: [0.5]\n")
+    assert sweep.main(["collect", "sweeps/s.yaml"]) == 1
+    assert capsys.readouterr().err == "sweep: sweeps/s.yaml: no experiment has the metric retrieval.recall_at_1\n"
+    assert not Path("reports").exists()
+
+
+def test_a_cell_is_pushed_only_once_it_has_run(swept, capsys):
+    found = load_sweep("sweeps/s.yaml", PARAMS)
+    with pytest.raises(SweepError, match=r"^no experiment s-3 of HEAD here: run the cell first \(make sweep-cell\)$"):
+        sweep.push_cell(found, "s-3", "origin", outputs=False)
+
+
+def test_experiments_need_a_commit_to_belong_to(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], check=True)
+    with pytest.raises(SweepError, match=r"^no commit yet: experiments are kept against a commit"):
+        sweep.head_commit()

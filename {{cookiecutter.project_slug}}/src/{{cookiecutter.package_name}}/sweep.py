@@ -470,7 +470,12 @@ def markdown(sweep: Sweep, head: Result, rows: list[Result], columns: list[str])
 
 def queue_states() -> dict[str, str]:
     """Experiment name -> Queued / Running / Success / Failed, from `dvc queue status`."""
-    shown = subprocess.run(["dvc", "queue", "status"], capture_output=True, text=True, check=False).stdout
+    shown = subprocess.run(["dvc", "queue", "status"], capture_output=True, text=True, check=False)
+    return parse_queue_status(shown.stdout)
+
+
+def parse_queue_status(shown: str) -> dict[str, str]:
+    """The states in the table `dvc queue status` prints (Task, Name, Created, Status; Created may be two words)."""
     states = {}
     for line in shown.splitlines():
         parts = line.split()
