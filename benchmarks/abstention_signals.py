@@ -43,7 +43,6 @@ smoke run.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import tempfile
@@ -54,7 +53,7 @@ import numpy as np
 import pandas as pd
 from docstrings import docstring_pairs
 from retrieval_quality import HELD_OUT_EVERY, arguments, baked_backends, project_modules
-from run import update_doc
+from run import save_results, update_doc
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -265,8 +264,7 @@ def main() -> int:
             }
     print(text_table(results))
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "abstention.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        save_results(results, args.out, "abstention")
     if args.doc:
         update_doc(args.doc, markdown(results) + "\n", "abstention")
     return 0

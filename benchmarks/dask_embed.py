@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import bake_default, base_env, machine_info, run_checked, update_doc  # noqa: E402
+from run import bake_default, base_env, machine_info, run_checked, save_results, update_doc  # noqa: E402
 
 FIT_ARTICLES = 10_000
 
@@ -164,8 +164,7 @@ def main() -> int:
         print("Dask and local wrote different bytes", file=sys.stderr)
         return 1
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "dask_embed.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        save_results(results, args.out, "dask_embed")
     if args.doc:
         update_doc(args.doc, table, "dask-embed")
     return 0

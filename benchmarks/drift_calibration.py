@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from run import save_results, update_doc
+
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 KINDS = ["new_topic", "label_mix", "longer_texts", "new_channel", "foreign_text"]
 
@@ -106,14 +108,6 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_doc(doc: Path, text: str) -> None:
-    start, end = "<!-- calibration:start -->", "<!-- calibration:end -->"
-    page = doc.read_text(encoding="utf-8")
-    head, rest = page.split(start, 1)
-    _, tail = rest.split(end, 1)
-    doc.write_text(f"{head}{start}\n{text}\n{end}{tail}", encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fresh", type=int, default=20)
@@ -137,10 +131,9 @@ def main() -> int:
     print(f"\nfalse alarms: {false_alarms} (target: at most 1 in 20); shifted batches missed: {len(missed)}")
     print(f"took {time.perf_counter() - started:.0f} s")
     if args.doc:
-        write_doc(args.doc, text)
+        update_doc(args.doc, text + "\n", "calibration")
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "drift_calibration.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        save_results(results, args.out, "drift_calibration")
     return 0 if false_alarms <= max(1, args.fresh // 20) and not missed else 1
 
 

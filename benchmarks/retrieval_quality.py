@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import shutil
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from typing import Any
 import numpy as np
 import yaml
 from docstrings import PACKAGES, docstring_pairs
+from run import save_results, update_doc
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -242,11 +242,10 @@ def main() -> int:
             )
     print_table(results)
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "retrieval.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        save_results(results, args.out, "retrieval")
         plot(results, args.out / "retrieval.png")
     if args.doc:
-        update_doc(args.doc, markdown(results))
+        update_doc(args.doc, markdown(results) + "\n", "retrieval")
     return 0
 
 
@@ -285,14 +284,6 @@ def markdown(results: dict[str, Any]) -> str:
             "the threshold tuned on half the queries and measured on the other half: " + "; ".join(abstention) + ".",
         ]
     )
-
-
-def update_doc(doc: Path, block: str) -> None:
-    """Replace what lies between the retrieval markers of `doc` with `block`."""
-    text = doc.read_text(encoding="utf-8")
-    start, end = "<!-- retrieval:start -->\n", "<!-- retrieval:end -->"
-    head, rest = text.split(start, 1)
-    doc.write_text(head + start + block + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
 
 
 def plot(results: dict[str, Any], path: Path) -> None:

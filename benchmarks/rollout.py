@@ -28,7 +28,16 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import HIDDEN_MODULES, HOOK_DIR, bake_default, base_env, machine_info, run_checked, update_doc  # noqa: E402
+from run import (  # noqa: E402
+    HIDDEN_MODULES,
+    HOOK_DIR,
+    bake_default,
+    base_env,
+    machine_info,
+    run_checked,
+    save_results,
+    update_doc,
+)
 from serving import bodies, load, service  # noqa: E402
 
 MODES = {"off": {}, "canary": {"ROLLOUT_MODE": "canary", "CANARY_PERCENT": "50"}, "shadow": {"ROLLOUT_MODE": "shadow"}}
@@ -118,8 +127,7 @@ def main() -> int:
     results["checks"] = checks(results)
     print(markdown(results))
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "rollout.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        save_results(results, args.out, "rollout")
     if args.doc:
         update_doc(args.doc, markdown(results), "rollout")
     return 0

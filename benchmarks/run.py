@@ -1071,6 +1071,12 @@ def plot(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def save_results(results: dict[str, Any], out: Path, name: str) -> None:
+    """Write `results` to `out/<name>.json`, the figures behind a benchmark's tables and plots."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
 def update_doc(doc: Path, block: str, name: str = "results") -> None:
     """Replace the text between the `name` markers of `doc` (`<!-- name:start -->` ... `:end -->`) with `block`."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"

@@ -52,6 +52,7 @@ from run import (  # noqa: E402
     base_env,
     machine_info,
     run_checked,
+    save_results,
     set_params,
     update_doc,
 )
@@ -351,8 +352,7 @@ def main() -> int:
     print(table)
     name = "serving" if results["kb_articles"] < LARGE_KB else f"serving-{results['kb_articles']}"
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        save_results(results, args.out, name)
         plot(results, args.out / f"{name}.png")
     if args.doc:
         update_doc(args.doc, table, name)

@@ -53,6 +53,7 @@ from run import (  # noqa: E402
     base_env,
     machine_info,
     measure,
+    save_results,
     set_params,
     update_doc,
 )
@@ -240,8 +241,7 @@ def main() -> int:
     table = markdown(results)
     print(table)
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "streaming.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        save_results(results, args.out, "streaming")
     if args.doc:
         update_doc(args.doc, table, "streaming")
     return 0
