@@ -399,3 +399,69 @@ def test_experiments_need_a_commit_to_belong_to(tmp_path, monkeypatch):
     subprocess.run(["git", "init", "-q"], check=True)
     with pytest.raises(SweepError, match=r"^no commit yet: experiments are kept against a commit"):
         sweep.head_commit()
+
+
+HELP = {
+    (): [
+        "usage: python -m {{ cookiecutter.package_name }}.sweep [-h] {plan,run-cell,push,collect,queue} ...",
+        "Experiment sweeps: one file in `sweeps/` fans out into DVC experiments, on CI runners or the local queue.",
+        "plan print the cells as JSON",
+        "run-cell run one cell: dvc exp run -n CELL -S ...",
+        "push dvc exp push one cell, and check that the remote has it",
+        "collect the comparison table of the cells' experiments of HEAD",
+        "queue run the sweep through the local DVC queue, then collect",
+    ],
+    ("plan",): [
+        "usage: python -m {{ cookiecutter.package_name }}.sweep plan [-h] [--names | --gitlab-child JOBS] sweep",
+        "--names only the cells' names, one JSON line (a CI matrix)",
+        "--gitlab-child JOBS JOBS (YAML) with the cells as its matrix",
+    ],
+    ("run-cell",): [
+        "usage: python -m {{ cookiecutter.package_name }}.sweep run-cell [-h] [--pull] sweep cell",
+        "--pull restore run-cached stages' outputs from the DVC remote",
+    ],
+    ("push",): [
+        "usage: python -m {{ cookiecutter.package_name }}.sweep push [-h] [--remote REMOTE] [--run-cache] sweep cell",
+        "--remote REMOTE the git remote (default: origin)",
+        "--run-cache also push outputs and run-cache to the DVC remote",
+    ],
+    ("collect",): [
+        "usage: python -m {{ cookiecutter.package_name }}.sweep collect [-h] [--pull REMOTE] [--report PATH] sweep",
+        "--pull REMOTE dvc exp pull the cells from this git remote first",
+        "--report PATH where to write it (default: reports/sweeps/<name>.md)",
+    ],
+    ("queue",): [
+        "usage: python -m {{ cookiecutter.package_name }}.sweep queue [-h] [--jobs JOBS] [--timeout TIMEOUT] [--report PATH] sweep",
+        "--jobs JOBS queue workers (default: 2)",
+        "--timeout TIMEOUT seconds to wait for the queue (default: 3600)",
+        "--report PATH where to write the table",
+    ],
+}
+
+
+@pytest.mark.parametrize("command", list(HELP), ids=lambda c: c[0] if c else "sweep")
+def test_the_help_of_each_command_says_what_it_does(command, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option, as written
+    with pytest.raises(SystemExit) as done:
+        sweep.parse_args([*command, "--help"])
+    assert done.value.code == 0
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert [line for line in HELP[command] if line not in lines] == []
+
+
+def test_the_commands_defaults():
+    plan = sweep.parse_args(["plan", "s.yaml"])
+    assert (plan.command, plan.sweep, plan.names, plan.gitlab_child) == ("plan", "s.yaml", False, None)
+    cell = sweep.parse_args(["run-cell", "s.yaml", "s-1"])
+    assert (cell.command, cell.cell, cell.pull) == ("run-cell", "s-1", False)
+    push = sweep.parse_args(["push", "s.yaml", "s-1"])
+    assert (push.command, push.cell, push.remote, push.run_cache) == ("push", "s-1", "origin", False)
+    collect = sweep.parse_args(["collect", "s.yaml"])
+    assert (collect.command, collect.pull, collect.report) == ("collect", None, None)
+    queue = sweep.parse_args(["queue", "s.yaml"])
+    assert (queue.command, queue.jobs, queue.timeout, queue.report) == ("queue", 2, 3600.0, None)
+    with pytest.raises(SystemExit) as done:
+        sweep.parse_args([])  # a command is required
+    assert done.value.code == 2
+    with pytest.raises(SystemExit):
+        sweep.parse_args(["plan", "s.yaml", "--names", "--gitlab-child", "jobs.yml"])  # one shape or the other
