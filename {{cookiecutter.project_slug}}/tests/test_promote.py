@@ -1,10 +1,13 @@
+import errno
 import json
 import math
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package_name }} import modelset
 from {{ cookiecutter.package_name }}.modelset import (
     MANIFEST,
     ModelSetError,
@@ -359,3 +362,18 @@ def test_check_reports_small_slices_as_the_run_did(stage_dir, capsys):
     assert "not gated, 3 cases < evaluate.min_support" in err
     assert promote.main(["--check"]) == 1
     assert capsys.readouterr().err.splitlines()[1:] == err.splitlines()[1:]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux's (macOS has its own call)")
+def test_production_and_the_new_set_trade_places_in_one_step(tmp_path):
+    """renameat2(RENAME_EXCHANGE): never a moment without production (ext4, xfs, btrfs, tmpfs have it)."""
+    new, production = tmp_path / "new", tmp_path / "production"
+    for folder, text in ((new, "candidate"), (production, "current")):
+        folder.mkdir()
+        (folder / "classifier.skops").write_text(text)
+    assert modelset._exchange(new, production) is True
+    assert (production / "classifier.skops").read_text() == "candidate"
+    assert (new / "classifier.skops").read_text() == "current"
+    with pytest.raises(OSError) as failed:
+        modelset._exchange(tmp_path / "missing", production)
+    assert failed.value.errno == errno.ENOENT and failed.value.filename == str(tmp_path / "missing")
