@@ -52,3 +52,17 @@ def make_encoder():
         return Encoder(folder / "encoder")
 
     return make
+
+
+@pytest.fixture
+def help_lines(monkeypatch, capsys):
+    """What `--help` prints for a command, one option per line with spaces collapsed, as users read it."""
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough that argparse never wraps an option's text
+
+    def show(parse_args, command):
+        with pytest.raises(SystemExit) as done:
+            parse_args([*command, "--help"])
+        assert done.value.code == 0
+        return [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+
+    return show
