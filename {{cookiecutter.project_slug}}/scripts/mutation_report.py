@@ -22,8 +22,10 @@ from pathlib import Path
 
 # mutmut's exit codes (mutmut/stats.py): a mutant is killed when the tests fail, time out,
 # crash or a type checker rejects it; it survives when the tests pass or none runs it.
+# mutmut calls an abort (-6, SIGABRT: e.g. faiss's own assertion on a mutated argument) "suspicious";
+# the tests' process died of the mutant, so here it is a crash like a segfault.
 KILLED = {1: "killed", 3: "killed", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
-KILLED |= {-11: "segfault", -9: "segfault", 37: "caught by type check"}
+KILLED |= {-11: "segfault", -9: "segfault", -6: "crashed", 37: "caught by type check"}
 SURVIVED = {0: "survived", 5: "no tests", 33: "no tests"}
 NOT_COUNTED = {34: "skipped", None: "not checked", 2: "interrupted"}
 DECISIONS = ("gate", "stages.promote", "stages.evaluate", "stages.validate", "metrics", "retrieval")

@@ -43,8 +43,8 @@ def mutants(tmp_path, gate_codes, other_codes):
 
 
 def test_scores_per_module_and_the_survivors_with_their_line(report, tmp_path, capsys):
-    # gate: 8 killed (exit 1), 1 timeout, 1 survivor (0); embed: 5 killed, 4 without tests, 1 skipped
-    folder = mutants(tmp_path, [0] + [1] * 8 + [36], [1] * 5 + [33] * 4 + [34])
+    # gate: 8 killed (exit 1), 1 timeout, 1 survivor (0); embed: 4 killed, 1 crashed (abort), 4 without tests, 1 skipped
+    folder = mutants(tmp_path, [0] + [1] * 8 + [36], [1] * 4 + [-6] + [33] * 4 + [34])
     assert report.main(["--mutants", str(folder)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[2].split() == ["gate", "9", "10", "90.0%", "*"]
