@@ -364,9 +364,11 @@ def test_check_reports_small_slices_as_the_run_did(stage_dir, capsys):
     assert capsys.readouterr().err.splitlines()[1:] == err.splitlines()[1:]
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux's (macOS has its own call)")
+@pytest.mark.skipif(
+    not sys.platform.startswith(("linux", "darwin")), reason="an atomic exchange needs renameat2 or renamex_np"
+)
 def test_production_and_the_new_set_trade_places_in_one_step(tmp_path):
-    """renameat2(RENAME_EXCHANGE): never a moment without production (ext4, xfs, btrfs, tmpfs have it)."""
+    """renameat2 (Linux) or renamex_np (macOS): never a moment without a production folder."""
     new, production = tmp_path / "new", tmp_path / "production"
     for folder, text in ((new, "candidate"), (production, "current")):
         folder.mkdir()

@@ -475,7 +475,7 @@ def queue_states() -> dict[str, str]:
 
 
 def parse_queue_status(shown: str) -> dict[str, str]:
-    """The states in the table `dvc queue status` prints (Task, Name, Created, Status; Created may be two words)."""
+    """The states in the table `dvc queue status` prints (Task, Name, Created, Status; Created spans words)."""
     states = {}
     for line in shown.splitlines():
         parts = line.split()
